@@ -1,0 +1,2 @@
+"""keelrl: readable, tested, fast PyTorch reinforcement learning."""
+__version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""Policy networks."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from keelrl.nn.distributions import TanhNormal
+from keelrl.nn.mlp import mlp
+
+
+class TanhGaussianActor(nn.Module):
+    """π(a|s) = tanh(N(μ(s), diag σ(s)²)) with a state-dependent, clamped log-std.
+
+    obs [B, O] -> TanhNormal over actions in [-1, 1]^A (the agent rescales to the env's bounds).
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], log_std_min: float, log_std_max: float) -> None:
+        super().__init__()
+        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1]) if len(hidden) > 1 else nn.Linear(obs_dim, hidden[0])
+        self.head = nn.Linear(hidden[-1], 2 * act_dim)
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, obs: torch.Tensor) -> TanhNormal:
+        mu, log_std = self.head(torch.relu(self.trunk(obs))).chunk(2, dim=-1)
+        return TanhNormal(mu, log_std.clamp(self.log_std_min, self.log_std_max))

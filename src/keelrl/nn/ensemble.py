@@ -1,0 +1,70 @@
+"""Vectorized ensembles: E independent networks evaluated as batched matmuls, shape [E, B, ...].
+
+An ensemble of E critics is one module whose weights are stacked along a leading dimension, so a
+forward pass is one `baddbmm` per layer instead of a Python loop over E networks.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class EnsembleLinear(nn.Module):
+    """E independent affine maps: x [E, B, in] -> [E, B, out] (or x [B, in] shared by all members)."""
+
+    def __init__(self, ensemble_size: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.ensemble_size, self.in_features, self.out_features = ensemble_size, in_features, out_features
+        self.weight = nn.Parameter(torch.empty(ensemble_size, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(ensemble_size, 1, out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Same distribution as nn.Linear's default, member by member.
+        bound = 1.0 / math.sqrt(self.in_features)
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:  # the same input for every member: one [B, in] x [in, E*out] matmul
+            e, i, o = self.weight.shape
+            w = self.weight.permute(1, 0, 2).reshape(i, e * o)
+            y = (x @ w).reshape(x.shape[0], e, o).permute(1, 0, 2)
+            return y + self.bias
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"ensemble_size={self.ensemble_size}, in={self.in_features}, out={self.out_features}"
+
+
+class EnsembleMLP(nn.Module):
+    """E independent MLPs in one module. Input [B, in] (shared) or [E, B, in]; output [E, B, out]."""
+
+    def __init__(self, ensemble_size: int, in_dim: int, hidden: Sequence[int], out_dim: int) -> None:
+        super().__init__()
+        dims = [in_dim, *hidden, out_dim]
+        self.layers = nn.ModuleList(EnsembleLinear(ensemble_size, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.ensemble_size = ensemble_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            x = torch.relu(layer(x))
+        return self.layers[-1](x)
+
+
+class EnsembleCritic(nn.Module):
+    """E state-action value functions Q_i(s, a), i = 1..E.
+
+    obs [B, O], action [B, A] -> Q [E, B].
+    """
+
+    def __init__(self, ensemble_size: int, obs_dim: int, act_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.net = EnsembleMLP(ensemble_size, obs_dim + act_dim, hidden, 1)
+        self.ensemble_size = ensemble_size
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)

@@ -1,0 +1,16 @@
+"""Optimizer construction shared by the algorithms."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+
+def adam(params: Iterable[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch build has one for the device (one kernel for
+    all parameters instead of a loop), else the foreach implementation."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, foreach=True)

@@ -1,0 +1,1 @@
+"""The only loops: online training, evaluation, checkpoints, logging."""

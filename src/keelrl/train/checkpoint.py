@@ -1,0 +1,89 @@
+"""Checkpoints: written atomically (temporary file, fsync, rename), validated when read."""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from keelrl.errors import KeelError
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> None:
+    atomic_write_bytes(text.encode(), path)
+
+
+def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
+    """torch.save to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save({**obj, "format_version": FORMAT_VERSION}, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a keelrl checkpoint or agent file; a missing, truncated or foreign file is a KeelError."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.exists():
+        raise KeelError(f"no checkpoint at {path}: expected a run folder holding {CHECKPOINT_NAME}, or a .pt file saved by keelrl")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise KeelError(f"{path} is truncated or not a checkpoint ({type(e).__name__}); "
+                        f"keelrl reads only files it wrote with torch.save") from None
+    if not isinstance(obj, dict) or obj.get("keelrl") not in ("run", "agent"):
+        raise KeelError(f"{path} is not a keelrl checkpoint (a foreign file); keelrl reads only run "
+                        f"checkpoints ({CHECKPOINT_NAME}) and files saved by Agent.save")
+    if obj.get("format_version") != FORMAT_VERSION:
+        raise KeelError(f"{path} has checkpoint format {obj.get('format_version')}, this keelrl reads format {FORMAT_VERSION}")
+    return obj
+
+
+def rng_state(np_rng: np.random.Generator) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy_global": np.random.get_state(), "python": random.getstate(),
+            "np_rng": np_rng.bit_generator.state,
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(state: dict, np_rng: np.random.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy_global"])
+    random.setstate(state["python"])
+    np_rng.bit_generator.state = state["np_rng"]
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

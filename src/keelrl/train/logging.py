@@ -1,0 +1,113 @@
+"""Run-folder logging: CSV files (the source of truth for plots), TensorBoard events, progress bar."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from keelrl.train.checkpoint import atomic_write_text
+
+EVAL_CSV, TRAIN_CSV, METRICS_CSV = "eval.csv", "train.csv", "metrics.csv"
+
+
+class CsvLog:
+    """Append-only CSV with a fixed header; rows are flushed as they are written."""
+
+    def __init__(self, path: Path, fields: list[str]) -> None:
+        self.path, self.fields = path, fields
+        new = not path.exists() or path.stat().st_size == 0
+        self._f = open(path, "a", newline="")
+        self._w = csv.DictWriter(self._f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            self._w.writeheader()
+            self._f.flush()
+
+    def write(self, row: dict) -> None:
+        self._w.writerow(row)
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def truncate_csv(path: Path, max_step: int) -> None:
+    """Drop rows logged after `max_step` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    i = header.index("step")
+    kept = [r for r in body if r and int(float(r[i])) <= max_step]
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *kept])
+    atomic_write_text(out.getvalue(), path)
+
+
+def read_csv(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class RunLogger:
+    """Writes eval.csv, train.csv, metrics.csv and TensorBoard events in a run folder."""
+
+    def __init__(self, run_dir: Path, metric_names: list[str], resume_step: int | None = None) -> None:
+        self.run_dir = run_dir
+        if resume_step is not None:
+            for name in (EVAL_CSV, TRAIN_CSV, METRICS_CSV):
+                truncate_csv(run_dir / name, resume_step)
+        self.eval = CsvLog(run_dir / EVAL_CSV, ["step", "eval_return_mean", "eval_return_std", "wall_s"])
+        self.train = CsvLog(run_dir / TRAIN_CSV, ["step", "episode_return", "episode_length"])
+        self.metrics = CsvLog(run_dir / METRICS_CSV, ["step", "updates", "sps", *metric_names])
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from torch.utils.tensorboard import SummaryWriter
+        self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+
+    def log_eval(self, step: int, mean: float, std: float, wall_s: float) -> None:
+        self.eval.write({"step": step, "eval_return_mean": mean, "eval_return_std": std, "wall_s": round(wall_s, 2)})
+        self.tb.add_scalar("eval/return", mean, step)
+
+    def log_episode(self, step: int, ret: float, length: int) -> None:
+        self.train.write({"step": step, "episode_return": ret, "episode_length": length})
+        self.tb.add_scalar("train/episode_return", ret, step)
+
+    def log_metrics(self, step: int, row: dict) -> None:
+        self.metrics.write({"step": step, **row})
+        for k, v in row.items():
+            self.tb.add_scalar(f"train/{k}", v, step)
+
+    def close(self) -> None:
+        for log in (self.eval, self.train, self.metrics):
+            log.close()
+        self.tb.close()
+
+
+class ProgressBar:
+    """Live bar: steps, steps/s, last training-episode return, last evaluation return."""
+
+    def __init__(self, total: int, start: int, enabled: bool, description: str) -> None:
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        self._p = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[sps]:>6.0f} steps/s"), TextColumn("train {task.fields[train]}"),
+            TextColumn("eval {task.fields[eval]}"), TimeRemainingColumn(), refresh_per_second=4)
+        self._task = self._p.add_task(description, total=total, completed=start, sps=0.0, train="-", eval="-")
+        self._p.start()
+
+    def update(self, step: int, sps: float, train: float | None, eval_: float | None) -> None:
+        if self.enabled:
+            fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+            self._p.update(self._task, completed=step, sps=sps, train=fmt(train), eval=fmt(eval_))
+
+    def close(self) -> None:
+        if self.enabled:
+            self._p.stop()

@@ -1,0 +1,283 @@
+"""The online training loop for off-policy agents: act, step, store, update, evaluate, checkpoint.
+
+A run folder holds config.json, eval.csv, train.csv, metrics.csv, tb/ (TensorBoard events),
+checkpoint.pt and learning_curve.png. A checkpoint holds everything the loop needs to continue
+bit-for-bit: agent and optimizers, replay buffer, RNG states, environment states, step counters.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import threading
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from keelrl import __version__
+from keelrl.algos import get_algo
+from keelrl.data.replay import ReplayBuffer
+from keelrl.envs.make import make_env, make_vector_env, require_continuous, vector_restore, vector_snapshot
+from keelrl.errors import KeelError
+from keelrl.train.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, read_checkpoint,
+                                     rng_state, set_rng_state)
+from keelrl.train.config import RunConfig
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
+from keelrl.train.logging import ProgressBar, RunLogger
+
+CONFIG_NAME = "config.json"
+
+
+class TrainingDiverged(KeelError):
+    """A loss became NaN or infinite."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise KeelError(f"device {name!r} asked for, but this torch build sees no CUDA device; use --device cpu")
+    return dev
+
+
+def default_run_dir(algo: str, run: RunConfig) -> Path:
+    return Path("runs") / f"{algo}-{run.env}-s{run.seed}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def prepare_run_dir(path: Path, overwrite: bool) -> None:
+    """Create the run folder; refuse to reuse a non-empty one unless overwrite is set, and never
+    delete a folder that is not a keelrl run."""
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise KeelError(f"run folder {path} already exists; pass --overwrite to replace it, "
+                            f"--resume {path} to continue it, or choose another --run-dir")
+        if not (path / CONFIG_NAME).exists():
+            raise KeelError(f"refusing to overwrite {path}: it is not a keelrl run folder (no {CONFIG_NAME})")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+class _StopFlag:
+    """Ctrl-C sets a flag that the loop reads at the end of an iteration, so the checkpoint it
+    then writes is consistent; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old = None
+
+    def __enter__(self) -> "_StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def train(algo: str, run: RunConfig, cfg, callback: Callable[[int], bool] | None = None) -> Path:
+    """Start a new run of `algo` with its Config `cfg`; return the run folder.
+
+    `callback(step)` is called after every loop iteration; returning True stops the run the way
+    Ctrl-C does (checkpoint, then return).
+    """
+    spec = get_algo(algo)
+    if not isinstance(cfg, spec.config):
+        raise KeelError(f"{algo} expects a {spec.config.__name__}, got {type(cfg).__name__}")
+    run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, run)
+    probe = make_env(run.env)  # an unknown id or unusable spaces fail here, before any folder is touched
+    try:
+        require_continuous(probe, algo.upper())
+    finally:
+        probe.close()
+    prepare_run_dir(run_dir, run.overwrite)
+    run.run_dir = str(run_dir)
+    meta = {"algo": algo, "keelrl_version": __version__, "torch_version": torch.__version__,
+            "run": asdict(run), "algo_config": asdict(cfg)}
+    atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
+    return _Loop(algo, run, cfg, run_dir).run(callback)
+
+
+def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callable[[int], bool] | None = None,
+           progress: bool | None = None) -> Path:
+    """Continue the run in `run_dir` from its checkpoint (optionally to a new `total_steps`)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).exists():
+        raise KeelError(f"cannot resume {run_dir}: it is not a keelrl run folder (no {CONFIG_NAME})")
+    ckpt = read_checkpoint(run_dir / CHECKPOINT_NAME)
+    if ckpt["keelrl"] != "run":
+        raise KeelError(f"{run_dir / CHECKPOINT_NAME} holds an agent, not a run checkpoint")
+    spec = get_algo(ckpt["algo"])
+    run = RunConfig(**ckpt["run_config"])
+    cfg = spec.config(**ckpt["algo_config"])
+    if total_steps is not None:
+        run.total_steps = total_steps
+    if progress is not None:
+        run.progress = progress
+    run.run_dir = str(run_dir)
+    return _Loop(ckpt["algo"], run, cfg, run_dir, ckpt).run(callback)
+
+
+class _Loop:
+    def __init__(self, algo: str, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
+        self.algo, self.run_cfg, self.cfg, self.run_dir = algo, run, cfg, run_dir
+        self.device = resolve_device(run.device)
+        if run.threads > 0:
+            torch.set_num_threads(run.threads)
+        torch.manual_seed(run.seed)
+        np.random.seed(run.seed)
+        self.np_rng = np.random.default_rng(run.seed)
+
+        self.envs = make_vector_env(run.env, run.num_envs)
+        obs_dim, act_dim, low, high = require_continuous(self.envs, algo.upper())
+        self.action_low, self.action_high = low, high
+        self.agent = get_algo(algo).agent(cfg, obs_dim, act_dim, low, high, self.device)
+        self.buffer = ReplayBuffer(cfg.buffer_size, obs_dim, act_dim, self.device, seed=run.seed)
+        self.eval_env = make_env(run.env) if run.eval_episodes > 0 else None
+
+        self.step, self.update_debt, self.wall_offset = 0, 0.0, 0.0
+        self.last_train, self.last_eval = None, None
+        self.ep_return = np.zeros(run.num_envs)
+        self.ep_length = np.zeros(run.num_envs, dtype=np.int64)
+        if ckpt is None:
+            self.obs, _ = self.envs.reset(seed=run.seed)
+            self.envs.action_space.seed(run.seed)
+        else:
+            self._restore(ckpt)
+
+    # ---- checkpoints
+    def _checkpoint(self) -> None:
+        atomic_torch_save({
+            "keelrl": "run", "algo": self.algo, "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
+            "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
+            "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
+            "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
+                     "ep_return": self.ep_return, "ep_length": self.ep_length, "last_train": self.last_train,
+                     "last_eval": self.last_eval, "wall": self.wall_offset + time.perf_counter() - self.t0},
+        }, self.run_dir / CHECKPOINT_NAME)
+        self.last_checkpoint_step = self.step
+
+    def _restore(self, ckpt: dict) -> None:
+        self.agent.load_state_dict(ckpt["agent"])
+        self.buffer.load_state_dict(ckpt["buffer"])
+        vector_restore(self.envs, ckpt["envs"])
+        set_rng_state(ckpt["rng"], self.np_rng)
+        loop = ckpt["loop"]
+        self.step, self.obs, self.update_debt = loop["step"], loop["obs"], loop["update_debt"]
+        self.ep_return, self.ep_length = loop["ep_return"], loop["ep_length"]
+        self.last_train, self.last_eval, self.wall_offset = loop["last_train"], loop["last_eval"], loop["wall"]
+
+    # ---- the loop
+    def run(self, callback: Callable[[int], bool] | None) -> Path:
+        run, cfg = self.run_cfg, self.cfg
+        resumed_from = self.step if self.step > 0 else None
+        self.t0 = time.perf_counter()
+        self.last_checkpoint_step = resumed_from
+        metrics: dict[str, torch.Tensor] = {}
+        n = run.num_envs
+        log = RunLogger(self.run_dir, self._metric_names(), resume_step=resumed_from)
+        bar = ProgressBar(run.total_steps, self.step, run.progress, f"{self.algo} {run.env}")
+        sps_t, sps_step = time.perf_counter(), self.step
+        try:
+            with _StopFlag() as flag:
+                while self.step < run.total_steps:
+                    prev = self.step
+                    if self.step < cfg.learning_starts:
+                        env_action = self.np_rng.uniform(self.action_low, self.action_high, size=(n, len(self.action_low)))
+                    else:
+                        env_action = self.agent.act(self.obs)
+                    next_obs, reward, term, trunc, info = self.envs.step(env_action.astype(np.float32))
+                    done = term | trunc
+                    real_next = next_obs.copy()
+                    if done.any():  # SAME_STEP autoreset: the true last observation is in final_obs
+                        for i in np.flatnonzero(done):
+                            real_next[i] = info["final_obs"][i]
+                    self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term)
+                    self.obs = next_obs
+                    self.step += n
+                    self.ep_return += reward
+                    self.ep_length += 1
+                    for i in np.flatnonzero(done):
+                        self.last_train = float(self.ep_return[i])
+                        log.log_episode(self.step, self.last_train, int(self.ep_length[i]))
+                        self.ep_return[i], self.ep_length[i] = 0.0, 0
+
+                    if prev >= cfg.learning_starts:  # the first learning_starts steps only fill the buffer
+                        self.update_debt += n * cfg.updates_per_step
+                        while self.update_debt >= 1.0:
+                            self.update_debt -= 1.0
+                            metrics = self.agent.update(self.buffer.sample(cfg.batch_size))
+                            self._check_finite(metrics)
+
+                    if run.eval_every and self.step // run.eval_every > prev // run.eval_every:
+                        self._evaluate(log)
+                    if self.step // run.log_every > prev // run.log_every:
+                        now = time.perf_counter()
+                        sps = (self.step - sps_step) / max(now - sps_t, 1e-9)
+                        sps_t, sps_step = now, self.step
+                        log.log_metrics(self.step, {"updates": self.agent.num_updates, "sps": round(sps, 1),
+                                                    **{k: float(v) for k, v in metrics.items()}})
+                        bar.update(self.step, sps, self.last_train, self.last_eval)
+                    stop = (callback is not None and callback(self.step)) or flag.stop
+                    if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
+                        self._checkpoint()
+                    if stop:
+                        bar.close()
+                        print(f"stopped at step {self.step}; checkpoint saved. Continue with: keel train --resume {self.run_dir}")
+                        return self.run_dir
+                if self.run_cfg.eval_episodes > 0 and (not run.eval_every or self.step % run.eval_every != 0):
+                    self._evaluate(log)  # the final evaluation, at the end of the budget
+                if self.last_checkpoint_step != self.step:
+                    self._checkpoint()
+        finally:
+            bar.close()
+            log.close()
+            self.envs.close()
+        self._finish()
+        return self.run_dir
+
+    def _metric_names(self) -> list[str]:
+        return list(getattr(self.agent, "metric_names", ()))
+
+    def _check_finite(self, metrics: dict[str, torch.Tensor]) -> None:
+        values = torch.stack([v.float() for v in metrics.values()])
+        if bool(torch.isfinite(values).all()):
+            return
+        bad = [k for k, v in metrics.items() if not bool(torch.isfinite(v))]
+        where = (f"the last good checkpoint is {self.run_dir / CHECKPOINT_NAME} (step {self.last_checkpoint_step})"
+                 if self.last_checkpoint_step is not None else "no checkpoint had been written yet")
+        raise TrainingDiverged(f"{', '.join(bad)} became non-finite at step {self.step} "
+                               f"(update {self.agent.num_updates}); training stopped and {where}. "
+                               f"Try a lower learning rate.")
+
+    def _evaluate(self, log: RunLogger) -> None:
+        if self.eval_env is None:
+            return
+        returns = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,
+                           self.run_cfg.eval_episodes, self.run_cfg.seed + EVAL_SEED_OFFSET)
+        self.last_eval = float(returns.mean())
+        log.log_eval(self.step, self.last_eval, float(returns.std()), self.wall_offset + time.perf_counter() - self.t0)
+
+    def _finish(self) -> None:
+        from keelrl.analysis.plots import plot_runs
+        png = self.run_dir / "learning_curve.png"
+        try:
+            plot_runs([self.run_dir], png)
+        except KeelError:
+            png = None
+        if self.run_cfg.progress:
+            ev = "-" if self.last_eval is None else f"{self.last_eval:.1f}"
+            print(f"done: {self.step} steps, final evaluation return {ev}\n"
+                  f"run folder: {self.run_dir}  (config.json, eval.csv, train.csv, metrics.csv, tb/, {CHECKPOINT_NAME}"
+                  f"{', learning_curve.png' if png else ''})")

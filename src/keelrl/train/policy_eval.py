@@ -1,0 +1,58 @@
+"""`keel eval`: load a saved policy, run deterministic episodes, optionally record a video."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keelrl.algos import get_algo
+from keelrl.envs.make import make_env
+from keelrl.errors import KeelError
+from keelrl.train.checkpoint import read_checkpoint
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
+
+
+def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: str | None = None,
+                   video: str | None = None) -> np.ndarray:
+    path_ = Path(path)
+    ckpt = read_checkpoint(path_)
+    run_cfg = ckpt.get("run_config") or {}
+    if path_.is_dir() and (path_ / "config.json").exists():
+        run_cfg = json.loads((path_ / "config.json").read_text())["run"]
+    env_id = env_id or run_cfg.get("env")
+    if env_id is None:
+        raise KeelError(f"{path} does not record its environment; pass --env")
+    seed = (run_cfg.get("seed", 0) + EVAL_SEED_OFFSET) if seed is None else seed
+    agent = get_algo(ckpt["algo"]).agent.load(str(path_), device="cpu")
+    frames: list | None = [] if video is not None else None
+    try:
+        env = make_env(env_id, render_mode="rgb_array" if video is not None else None)
+    except Exception as e:  # rendering back-ends fail in many ways; say which
+        raise KeelError(f"cannot create {env_id} for evaluation{' with rendering' if video is not None else ''}: {e}") from None
+    try:
+        returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames)
+    except Exception as e:
+        if video is None:
+            raise
+        raise KeelError(f"rendering {env_id} failed ({type(e).__name__}: {e}); for MuJoCo set MUJOCO_GL=egl or osmesa") from None
+    finally:
+        env.close()
+    print(f"{env_id}: {episodes} deterministic episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
+          f"(min {returns.min():.2f}, max {returns.max():.2f})")
+    if video is not None:
+        print(f"video: {_write_video(frames, path_, video, env)}")
+    return returns
+
+
+def _write_video(frames: list, path: Path, video: str, env) -> Path:
+    import imageio.v2 as imageio
+    fps = env.metadata.get("render_fps", 30)
+    base = path if path.is_dir() else path.parent
+    out = Path(video) if video else base / "eval.mp4"
+    try:
+        imageio.mimsave(out, frames, fps=fps)
+    except Exception:  # no ffmpeg back-end: fall back to a GIF, which needs none
+        out = out.with_suffix(".gif")
+        imageio.mimsave(out, frames, duration=1.0 / fps)
+    return out

@@ -1,0 +1,136 @@
+"""The `keel` command: each bad input gets one clear line and destroys nothing; eval and plot work."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from keelrl.cli import main
+
+TINY = ["--hidden-sizes", "8", "8", "--batch-size", "16", "--learning-starts", "50", "--total-steps", "120",
+        "--eval-every", "60", "--eval-episodes", "1", "--no-progress", "--device", "cpu"]
+
+
+def _err_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "sac", "--env", "Pendulum-v1", "--seed", "2", "--run-dir", str(run_dir), *TINY]) == 0
+    capsys.readouterr()
+    return run_dir
+
+
+def test_train_writes_a_complete_run_folder(trained):
+    meta = json.loads((trained / "config.json").read_text())
+    assert meta["algo"] == "sac" and meta["run"]["seed"] == 2 and meta["algo_config"]["batch_size"] == 16
+    for name in ("eval.csv", "train.csv", "metrics.csv", "checkpoint.pt", "learning_curve.png"):
+        assert (trained / name).exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "sac", "--env", "HalfCheeta-v5"], "Did you mean HalfCheetah-v5"),
+    (["train", "sacc"], "unknown algorithm 'sacc'; available: sac"),
+    (["train", "sac", "--actor-lr", "-0.1"], "actor_lr must be > 0"),
+    (["train", "sac", "--batch-size", "512", "--buffer-size", "100"], "must not exceed buffer_size"),
+    (["train", "sac", "--backup", "redq", "--num-critics", "2", "--redq-subset", "3"], "redq_subset (M=3) <= num_critics (N=2)"),
+    (["train", "sac", "--backup", "doubleq", "--num-critics", "3"], "needs num_critics=2"),
+    (["train", "sac", "--env", "CartPole-v1"], "SAC needs continuous (Box) actions, but CartPole-v1 has Discrete(2); for discrete actions use DQN or PPO"),
+    (["train", "sac", "--total-steps", "0"], "total_steps must be >= 1"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
+    run_dir = tmp_path / "never"
+    assert main([*args, "--run-dir", str(run_dir)]) == 1
+    assert message in _err_line(capsys)
+    assert not run_dir.exists()
+
+
+def test_existing_run_is_refused_and_kept(trained, capsys):
+    before = (trained / "eval.csv").read_text()
+    assert main(["train", "sac", "--run-dir", str(trained), *TINY]) == 1
+    assert "already exists; pass --overwrite" in _err_line(capsys)
+    assert (trained / "eval.csv").read_text() == before
+
+
+def test_overwrite_replaces_a_run_but_never_a_foreign_folder(tmp_path, trained, capsys):
+    assert main(["train", "sac", "--run-dir", str(trained), "--overwrite", "--seed", "5", *TINY]) == 0
+    assert json.loads((trained / "config.json").read_text())["run"]["seed"] == 5
+    foreign = tmp_path / "mydata"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    capsys.readouterr()
+    assert main(["train", "sac", "--run-dir", str(foreign), "--overwrite", *TINY]) == 1
+    assert "not a keelrl run folder" in _err_line(capsys)
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_truncated_checkpoint(trained, capsys):
+    ckpt = trained / "checkpoint.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    assert main(["eval", str(trained), "--episodes", "1"]) == 1
+    assert "truncated or not a checkpoint" in _err_line(capsys)
+    assert main(["train", "--resume", str(trained)]) == 1
+    assert "truncated or not a checkpoint" in _err_line(capsys)
+
+
+@pytest.mark.parametrize("content", ["torch-dict", "bytes"])
+def test_foreign_checkpoint(tmp_path, capsys, content):
+    path = tmp_path / "other.pt"
+    if content == "torch-dict":
+        torch.save({"model": torch.zeros(3)}, path)
+        expected = "not a keelrl checkpoint"
+    else:
+        path.write_bytes(b"not a checkpoint at all")
+        expected = "truncated or not a checkpoint"
+    assert main(["eval", str(path)]) == 1
+    assert expected in _err_line(capsys)
+
+
+def test_missing_run_folder(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 1
+    assert "not a keelrl run folder" in _err_line(capsys)
+
+
+def test_nan_loss_stops_with_the_loss_and_step_and_keeps_the_last_checkpoint(tmp_path, capsys):
+    run_dir = tmp_path / "nan"
+    args = ["train", "sac", "--run-dir", str(run_dir), "--critic-lr", "1e8", "--checkpoint-every", "50", *TINY]
+    assert main(args) == 1
+    err = _err_line(capsys)
+    assert "loss_q" in err and "non-finite at step" in err and "last good checkpoint" in err
+    assert main(["eval", str(run_dir), "--episodes", "1"]) == 0   # the checkpoint kept is usable
+    from keelrl.train.checkpoint import read_checkpoint
+    actor = read_checkpoint(run_dir)["agent"]["actor"]
+    assert all(torch.isfinite(v).all() for v in actor.values())
+
+
+def test_eval_and_plot(tmp_path, trained, capsys):
+    assert main(["eval", str(trained), "--episodes", "2"]) == 0
+    assert "Pendulum-v1: 2 deterministic episodes" in capsys.readouterr().out
+    second = tmp_path / "run2"
+    assert main(["train", "sac", "--env", "Pendulum-v1", "--seed", "3", "--run-dir", str(second), *TINY]) == 0
+    out = tmp_path / "curves.png"
+    assert main(["plot", str(trained), str(second), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+
+
+def test_eval_video(trained, capsys):
+    pytest.importorskip("pygame")
+    assert main(["eval", str(trained), "--episodes", "1", "--video", str(trained / "v.gif")]) == 0
+    assert (trained / "v.gif").exists()
+
+
+def test_help_lists_every_config_field(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "sac", "--help"])
+    out = capsys.readouterr().out
+    from dataclasses import fields
+    from keelrl.algos.sac import SACConfig
+    from keelrl.train.config import RunConfig
+    for f in [*fields(SACConfig), *fields(RunConfig)]:
+        assert "--" + f.name.replace("_", "-") in out, f.name
+    assert "Environment steps taken with uniform random actions" in out   # help from the docstrings
