@@ -6,7 +6,10 @@
 #   nohup bash benchmarks/run_keel_queue.sh > benchmarks/work/keel_queue.out 2>&1 &
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KEEL="$ROOT/.venv/bin/keel"
+# The code under test is a snapshot of the commit (git worktree), so that edits made while the
+# queue runs cannot change it half-way: SNAPSHOT=path/to/checkout (default: this checkout).
+SNAP="${SNAPSHOT:-$ROOT}"
+KEEL() { PYTHONPATH="$SNAP/src" "$ROOT/.venv/bin/python" -m keelrl.cli "$@"; }
 RESULTS="$ROOT/benchmarks/results/sac_returns/keelrl"
 RUNS="$ROOT/benchmarks/work/runs/keelrl"
 LOG="$ROOT/benchmarks/work/keel_queue.log"
@@ -34,7 +37,7 @@ for job in "${JOBS[@]}"; do
     mkdir -p "$(dirname "$out")"
     log "start $env seed$seed total=$total"
     t0=$(date +%s)
-    "$KEEL" train sac --env "$env" --seed "$seed" --total-steps "$total" --learning-starts "$starts" \
+    KEEL train sac --env "$env" --seed "$seed" --total-steps "$total" --learning-starts "$starts" \
       --eval-every "$every" --eval-episodes 10 --threads 1 --device cpu --no-progress \
       --checkpoint-every 1000000 --run-dir "$RUNS/$env/seed$seed" --overwrite >> "$LOG" 2>&1
     rc=$?

@@ -118,10 +118,10 @@ def test_eval_and_plot(tmp_path, trained, capsys):
     assert out.stat().st_size > 1000
 
 
-def test_eval_video(trained, capsys):
-    pytest.importorskip("pygame")
-    assert main(["eval", str(trained), "--episodes", "1", "--video", str(trained / "v.gif")]) == 0
-    assert (trained / "v.gif").exists()
+@pytest.mark.parametrize("name", ["v.gif", "v.mp4"])
+def test_eval_video(trained, capsys, name):
+    assert main(["eval", str(trained), "--episodes", "1", "--video", str(trained / name)]) == 0
+    assert (trained / name).stat().st_size > 1000
 
 
 def test_help_lists_every_config_field(capsys):

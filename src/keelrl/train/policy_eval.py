@@ -46,13 +46,16 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
 
 
 def _write_video(frames: list, path: Path, video: str, env) -> Path:
+    """MP4 through imageio-ffmpeg; GIF when asked for (.gif) or when no ffmpeg is available."""
     import imageio.v2 as imageio
     fps = env.metadata.get("render_fps", 30)
     base = path if path.is_dir() else path.parent
     out = Path(video) if video else base / "eval.mp4"
-    try:
-        imageio.mimsave(out, frames, fps=fps)
-    except Exception:  # no ffmpeg back-end: fall back to a GIF, which needs none
-        out = out.with_suffix(".gif")
-        imageio.mimsave(out, frames, duration=1.0 / fps)
+    if out.suffix != ".gif":
+        try:
+            imageio.mimsave(out, frames, fps=fps)
+            return out
+        except Exception:  # no ffmpeg back-end
+            out = out.with_suffix(".gif")
+    imageio.mimsave(out, frames, duration=1000.0 / fps)
     return out

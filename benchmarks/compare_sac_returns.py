@@ -1,0 +1,102 @@
+"""Summarise the SAC returns benchmark: keelrl vs Stable-Baselines3, same settings and seeds.
+
+    .venv/bin/python benchmarks/compare_sac_returns.py
+
+Reads benchmarks/results/sac_returns/<lib>/<env>/seed<S>.csv (written by run_keel_queue.sh and
+run_sb3_queue.sh), takes each seed's FINAL deterministic evaluation (mean of 10 episodes at the end
+of the budget), and reports per environment the interquartile mean over seeds with a 95% bootstrap
+interval (scipy.stats.bootstrap of the 25%-trimmed mean, percentile method), the plain mean and the
+per-seed values. Only complete runs (final row at the budget) count. Writes
+results/sac_returns/summary.json, results/sac_returns/table.md and results/sac_returns/curves.png.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parent / "results" / "sac_returns"
+BUDGETS = {"Pendulum-v1": 15_000, "InvertedPendulum-v5": 20_000, "Hopper-v5": 50_000, "HalfCheetah-v5": 50_000}
+LIBS = ("keelrl", "sb3")
+
+
+def read_curve(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return np.array([int(float(r["step"])) for r in rows]), np.array([float(r["eval_return_mean"]) for r in rows])
+
+
+def iqm_interval(x: np.ndarray) -> tuple[float, float, float]:
+    iqm = float(stats.trim_mean(x, 0.25))
+    if len(x) < 2:
+        return iqm, float("nan"), float("nan")
+    res = stats.bootstrap((x,), lambda s, axis: stats.trim_mean(s, 0.25, axis=axis), confidence_level=0.95,
+                          n_resamples=10_000, method="percentile", random_state=0)
+    return iqm, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def main() -> None:
+    summary: dict = {}
+    curves: dict = {}
+    for env, budget in BUDGETS.items():
+        for lib in LIBS:
+            finals, seeds, runs = [], [], []
+            for path in sorted((ROOT / lib / env).glob("seed*.csv")):
+                if path.stem.endswith("_train"):
+                    continue
+                steps, ret = read_curve(path)
+                if len(steps) and steps[-1] == budget:
+                    finals.append(ret[-1])
+                    seeds.append(int(path.stem[4:]))
+                    runs.append((steps, ret))
+            if not finals:
+                continue
+            x = np.array(finals)
+            iqm, lo, hi = iqm_interval(x)
+            summary.setdefault(env, {})[lib] = {"budget": budget, "seeds": seeds, "final_returns": x.round(2).tolist(),
+                                                "mean": round(float(x.mean()), 2), "iqm": round(iqm, 2),
+                                                "iqm_ci95": [round(lo, 2), round(hi, 2)]}
+            curves.setdefault(env, {})[lib] = runs
+
+    lines = ["| env (budget) | library | seeds | final return, IQM [95% CI] | mean | per seed |", "|---|---|---|---|---|---|"]
+    for env, libs in summary.items():
+        for lib, s in libs.items():
+            ci = "" if np.isnan(s["iqm_ci95"][0]) else f" [{s['iqm_ci95'][0]:.1f}, {s['iqm_ci95'][1]:.1f}]"
+            lines.append(f"| {env} ({s['budget'] // 1000}k steps) | {lib} | {len(s['seeds'])} | {s['iqm']:.1f}{ci} | "
+                         f"{s['mean']:.1f} | {', '.join(f'{v:.0f}' for v in s['final_returns'])} |")
+    table = "\n".join(lines)
+    (ROOT / "summary.json").write_text(json.dumps(summary, indent=2))
+    (ROOT / "table.md").write_text(table + "\n")
+    print(table)
+    _plot(curves, ROOT / "curves.png")
+
+
+def _plot(curves: dict, out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if not curves:
+        return
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.8), squeeze=False)
+    for ax, (env, libs) in zip(axes[0], curves.items()):
+        for lib, runs in libs.items():
+            steps = runs[0][0]
+            y = np.stack([r for s, r in runs if len(s) == len(steps)])
+            m = y.mean(0)
+            half = (stats.t.ppf(0.975, len(y) - 1) * y.std(0, ddof=1) / np.sqrt(len(y))) if len(y) > 1 else 0 * m
+            ax.plot(steps, m, label=f"{lib} ({len(y)} seeds)")
+            ax.fill_between(steps, m - half, m + half, alpha=0.25)
+        ax.set_title(env)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("deterministic eval return")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
+if __name__ == "__main__":
+    main()
