@@ -19,7 +19,7 @@ log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*" >> "$LOG"; }
 # env  seeds  total-steps  learning-starts  eval-every
 JOBS=(
   "Pendulum-v1          1 2 3 4 5  15000 1000 1000"
-  "InvertedPendulum-v5  1 2 3 4 5  20000 1000 2000"
+  "InvertedPendulum-v5  1 2 3 4 5  10000 1000 1000"
   "Hopper-v5            1 2 3      50000 5000 5000"
   "HalfCheetah-v5       1 2 3      50000 5000 5000"
 )

@@ -39,9 +39,10 @@ def test_soft_q_target_by_hand():
     # state 1 terminated: y = r = 2
     y = soft_q_target(r, d, q_next, logp, alpha, gamma, backup_entropy=True)
     torch.testing.assert_close(y, torch.tensor([[14.5, 2.0]]))
-    # without the entropy bonus: mean_k Q = 15 too for state 0 by symmetry? no: (10 + 20) / 2 = 15
+    # without the entropy bonus: mean_k Q = (10 + 20) / 2 = 15, the log-probs no longer count
     y_plain = soft_q_target(r, d, q_next, logp, alpha, gamma, backup_entropy=False)
     torch.testing.assert_close(y_plain, torch.tensor([[1 + 0.9 * 15.0, 2.0]]))
+    # the bonus does count when the log-probs do not cancel: mean_k(-α logπ) = -0.5 * 2 = -1
     logp2 = torch.tensor([[2.0, 0.0], [2.0, 0.0]])
     y2 = soft_q_target(r, d, q_next, logp2, alpha, gamma, backup_entropy=True)
     torch.testing.assert_close(y2, torch.tensor([[1 + 0.9 * (15.0 - 1.0), 2.0]]))

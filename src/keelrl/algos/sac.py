@@ -211,8 +211,10 @@ def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_ent
 # --------------------------------------------------------------------------- agent
 
 class SACAgent:
-    """Holds SAC's networks and optimizers; `update` orchestrates the pure losses above."""
+    """Holds SAC's networks and optimizers; `update` orchestrates the pure losses above.
+    Save and load with keelrl.save_agent / keelrl.load_agent."""
 
+    algo = "sac"
     metric_names = ("loss_q", "q_mean", "loss_pi", "entropy", "loss_alpha", "alpha")
 
     def __init__(self, cfg: SACConfig, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
@@ -336,18 +338,10 @@ class SACAgent:
             self.alpha_opt.load_state_dict(state["alpha_opt"])
         self.num_updates = state["num_updates"]
 
-    def save(self, path: str) -> None:
-        """Save the agent alone (networks, optimizers, config) atomically."""
-        from keelrl.train.checkpoint import atomic_torch_save
-        atomic_torch_save({"keelrl": "agent", "algo": "sac", "agent": self.state_dict()}, path)
-
     @classmethod
-    def load(cls, path: str, device: torch.device | str = "cpu") -> "SACAgent":
-        """Rebuild an agent saved with `save` (or from a run's checkpoint file)."""
-        from keelrl.train.checkpoint import read_checkpoint
-        state = read_checkpoint(path)["agent"]
-        cfg = SACConfig(**state["config"])
+    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "SACAgent":
+        """Rebuild an agent (config, sizes, action bounds, weights, optimizers) from `state_dict()`."""
         scale, bias = state["action_scale"].numpy(), state["action_bias"].numpy()
-        agent = cls(cfg, state["obs_dim"], state["act_dim"], bias - scale, bias + scale, device)
+        agent = cls(SACConfig(**state["config"]), state["obs_dim"], state["act_dim"], bias - scale, bias + scale, device)
         agent.load_state_dict(state)
         return agent

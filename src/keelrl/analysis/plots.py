@@ -1,6 +1,7 @@
 """Learning curves: mean over seeds with a shaded 95% confidence band, grouped by (env, algorithm)."""
 from __future__ import annotations
 
+import csv
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -8,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from keelrl.errors import KeelError
-from keelrl.train.logging import EVAL_CSV, read_csv
 
 
 def mean_confidence_band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -26,11 +26,16 @@ def mean_confidence_band(curves: np.ndarray, level: float = 0.95) -> tuple[np.nd
 
 
 def load_eval_curve(run_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A run folder's config.json and eval.csv (written by keelrl.train) -> (meta, steps, returns)."""
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
         raise KeelError(f"{run_dir} is not a keelrl run folder (no config.json)")
     meta = json.loads(cfg_path.read_text())
-    rows = read_csv(run_dir / EVAL_CSV)
+    eval_csv = run_dir / "eval.csv"
+    rows: list[dict] = []
+    if eval_csv.exists():
+        with open(eval_csv, newline="") as f:
+            rows = list(csv.DictReader(f))
     steps = np.array([int(r["step"]) for r in rows])
     returns = np.array([float(r["eval_return_mean"]) for r in rows])
     return meta, steps, returns

@@ -1,6 +1,7 @@
 """Checkpoints: written atomically (temporary file, fsync, rename), validated when read."""
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import random
@@ -38,20 +39,10 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> None:
 
 
 def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save({**obj, "format_version": FORMAT_VERSION}, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """torch.save into memory, then an atomic write: a crash never leaves half a file."""
+    buffer = io.BytesIO()
+    torch.save({**obj, "format_version": FORMAT_VERSION}, buffer)
+    atomic_write_bytes(buffer.getvalue(), path)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -87,3 +78,15 @@ def set_rng_state(state: dict, np_rng: np.random.Generator) -> None:
     np_rng.bit_generator.state = state["np_rng"]
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_agent(agent, path: str | os.PathLike) -> None:
+    """Save an agent alone (config, networks, optimizers) atomically; `load_agent` rebuilds it."""
+    atomic_torch_save({"keelrl": "agent", "algo": agent.algo, "agent": agent.state_dict()}, path)
+
+
+def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Rebuild the agent saved by `save_agent`, or the one in a run folder / run checkpoint."""
+    from keelrl.algos import get_algo
+    obj = read_checkpoint(path)
+    return get_algo(obj["algo"]).agent.from_state_dict(obj["agent"], device)

@@ -47,13 +47,6 @@ def truncate_csv(path: Path, max_step: int) -> None:
     atomic_write_text(out.getvalue(), path)
 
 
-def read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 class RunLogger:
     """Writes eval.csv, train.csv, metrics.csv and TensorBoard events in a run folder."""
 
