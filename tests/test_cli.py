@@ -41,6 +41,7 @@ def test_train_writes_a_complete_run_folder(trained):
     (["train", "sac", "--backup", "doubleq", "--num-critics", "3"], "needs num_critics=2"),
     (["train", "sac", "--env", "CartPole-v1"], "SAC needs continuous (Box) actions, but CartPole-v1 has Discrete(2); for discrete actions use DQN or PPO"),
     (["train", "sac", "--total-steps", "0"], "total_steps must be >= 1"),
+    (["train", "sac", "--device", "gpu"], "device must be auto, cpu, cuda or cuda:N"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     run_dir = tmp_path / "never"

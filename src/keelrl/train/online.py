@@ -96,7 +96,8 @@ def train(algo: str, run: RunConfig, cfg, callback: Callable[[int], bool] | None
     if not isinstance(cfg, spec.config):
         raise KeelError(f"{algo} expects a {spec.config.__name__}, got {type(cfg).__name__}")
     run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, run)
-    probe = make_env(run.env)  # an unknown id or unusable spaces fail here, before any folder is touched
+    resolve_device(run.device)  # a device, env id or space we cannot use fails here, before any folder is touched
+    probe = make_env(run.env)
     try:
         require_continuous(probe, algo.upper())
     finally:
@@ -147,7 +148,7 @@ class _Loop:
         self.eval_env = make_env(run.env) if run.eval_episodes > 0 else None
 
         self.step, self.update_debt, self.wall_offset = 0, 0.0, 0.0
-        self.last_train, self.last_eval = None, None
+        self.last_train, self.last_eval, self.last_eval_step = None, None, None
         self.ep_return = np.zeros(run.num_envs)
         self.ep_length = np.zeros(run.num_envs, dtype=np.int64)
         if ckpt is None:
@@ -164,7 +165,7 @@ class _Loop:
             "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
             "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
                      "ep_return": self.ep_return, "ep_length": self.ep_length, "last_train": self.last_train,
-                     "last_eval": self.last_eval, "wall": self.wall_offset + time.perf_counter() - self.t0},
+                     "last_eval": self.last_eval, "last_eval_step": self.last_eval_step, "wall": self.wall_offset + time.perf_counter() - self.t0},
         }, self.run_dir / CHECKPOINT_NAME)
         self.last_checkpoint_step = self.step
 
@@ -177,6 +178,7 @@ class _Loop:
         self.step, self.obs, self.update_debt = loop["step"], loop["obs"], loop["update_debt"]
         self.ep_return, self.ep_length = loop["ep_return"], loop["ep_length"]
         self.last_train, self.last_eval, self.wall_offset = loop["last_train"], loop["last_eval"], loop["wall"]
+        self.last_eval_step = loop["last_eval_step"]
 
     # ---- the loop
     def run(self, callback: Callable[[int], bool] | None) -> Path:
@@ -233,10 +235,9 @@ class _Loop:
                     if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
                         self._checkpoint()
                     if stop:
-                        bar.close()
                         print(f"stopped at step {self.step}; checkpoint saved. Continue with: keel train --resume {self.run_dir}")
                         return self.run_dir
-                if self.run_cfg.eval_episodes > 0 and (not run.eval_every or self.step % run.eval_every != 0):
+                if self.last_eval_step != self.step:
                     self._evaluate(log)  # the final evaluation, at the end of the budget
                 if self.last_checkpoint_step != self.step:
                     self._checkpoint()
@@ -266,7 +267,7 @@ class _Loop:
             return
         returns = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,
                            self.run_cfg.eval_episodes, self.run_cfg.seed + EVAL_SEED_OFFSET)
-        self.last_eval = float(returns.mean())
+        self.last_eval, self.last_eval_step = float(returns.mean()), self.step
         log.log_eval(self.step, self.last_eval, float(returns.std()), self.wall_offset + time.perf_counter() - self.t0)
 
     def _finish(self) -> None:
