@@ -6,7 +6,9 @@ Reads benchmarks/results/sac_returns/<lib>/<env>/seed<S>.csv (written by run_kee
 run_sb3_queue.sh), takes each seed's FINAL deterministic evaluation (mean of 10 episodes at the end
 of the budget), and reports per environment the interquartile mean over seeds with a 95% bootstrap
 interval (scipy.stats.bootstrap of the 25%-trimmed mean, percentile method), the plain mean and the
-per-seed values. Only complete runs (final row at the budget) count. Writes
+per-seed values, and the whole-run environment steps per second (both libraries ran side by side,
+one process each on a 2-core machine, so that figure is comparable between them, not absolute).
+Only complete runs (final row at the budget) count. Writes
 results/sac_returns/summary.json, results/sac_returns/table.md and results/sac_returns/curves.png.
 """
 from __future__ import annotations
@@ -23,10 +25,12 @@ BUDGETS = {"Pendulum-v1": 15_000, "InvertedPendulum-v5": 10_000, "Hopper-v5": 50
 LIBS = ("keelrl", "sb3")
 
 
-def read_curve(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_curve(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """-> (steps, eval returns, wall-clock seconds of the whole run incl. evaluations)."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    return np.array([int(float(r["step"])) for r in rows]), np.array([float(r["eval_return_mean"]) for r in rows])
+    wall = float(rows[-1]["wall_s"]) if rows else float("nan")
+    return np.array([int(float(r["step"])) for r in rows]), np.array([float(r["eval_return_mean"]) for r in rows]), wall
 
 
 def iqm_interval(x: np.ndarray) -> tuple[float, float, float]:
@@ -43,13 +47,14 @@ def main() -> None:
     curves: dict = {}
     for env, budget in BUDGETS.items():
         for lib in LIBS:
-            finals, seeds, runs = [], [], []
+            finals, seeds, runs, sps = [], [], [], []
             for path in sorted((ROOT / lib / env).glob("seed*.csv")):
                 if path.stem.endswith("_train"):
                     continue
-                steps, ret = read_curve(path)
+                steps, ret, wall = read_curve(path)
                 if len(steps) and steps[-1] == budget:
                     finals.append(ret[-1])
+                    sps.append(budget / wall)
                     seeds.append(int(path.stem[4:]))
                     runs.append((steps, ret))
             if not finals:
@@ -58,15 +63,17 @@ def main() -> None:
             iqm, lo, hi = iqm_interval(x)
             summary.setdefault(env, {})[lib] = {"budget": budget, "seeds": seeds, "final_returns": x.round(2).tolist(),
                                                 "mean": round(float(x.mean()), 2), "iqm": round(iqm, 2),
-                                                "iqm_ci95": [round(lo, 2), round(hi, 2)]}
+                                                "iqm_ci95": [round(lo, 2), round(hi, 2)],
+                                                "env_steps_per_s_median": round(float(np.median(sps)), 1)}
             curves.setdefault(env, {})[lib] = runs
 
-    lines = ["| env (budget) | library | seeds | final return, IQM [95% CI] | mean | per seed |", "|---|---|---|---|---|---|"]
+    lines = ["| env (budget) | library | seeds | final return, IQM [95% CI] | mean | per seed | env steps/s (whole run, median) |",
+             "|---|---|---|---|---|---|---|"]
     for env, libs in summary.items():
         for lib, s in libs.items():
             ci = "" if np.isnan(s["iqm_ci95"][0]) else f" [{s['iqm_ci95'][0]:.1f}, {s['iqm_ci95'][1]:.1f}]"
             lines.append(f"| {env} ({s['budget'] // 1000}k steps) | {lib} | {len(s['seeds'])} | {s['iqm']:.1f}{ci} | "
-                         f"{s['mean']:.1f} | {', '.join(f'{v:.0f}' for v in s['final_returns'])} |")
+                         f"{s['mean']:.1f} | {', '.join(f'{v:.0f}' for v in s['final_returns'])} | {s['env_steps_per_s_median']:.0f} |")
     table = "\n".join(lines)
     (ROOT / "summary.json").write_text(json.dumps(summary, indent=2))
     (ROOT / "table.md").write_text(table + "\n")
@@ -84,7 +91,7 @@ def _plot(curves: dict, out: Path) -> None:
     for ax, (env, libs) in zip(axes[0], curves.items()):
         for lib, runs in libs.items():
             steps = runs[0][0]
-            y = np.stack([r for s, r in runs if len(s) == len(steps)])
+            y = np.stack([r for s, r, *_ in runs if len(s) == len(steps)])
             m = y.mean(0)
             half = (stats.t.ppf(0.975, len(y) - 1) * y.std(0, ddof=1) / np.sqrt(len(y))) if len(y) > 1 else 0 * m
             ax.plot(steps, m, label=f"{lib} ({len(y)} seeds)")
