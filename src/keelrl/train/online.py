@@ -220,11 +220,14 @@ class _Loop:
                         while self.update_debt >= 1.0:
                             self.update_debt -= 1.0
                             metrics = self.agent.update(self.buffer.sample(cfg.batch_size))
-                            self._check_finite(metrics)
+                            if self.device.type == "cpu":  # on CPU the check costs microseconds
+                                self._check_finite(metrics)
 
                     if run.eval_every and self.step // run.eval_every > prev // run.eval_every:
                         self._evaluate(log)
                     if self.step // run.log_every > prev // run.log_every:
+                        if metrics and self.device.type != "cpu":  # on a GPU, check only when logging: a
+                            self._check_finite(metrics)          # NaN persists, and no update waits on it
                         now = time.perf_counter()
                         sps = (self.step - sps_step) / max(now - sps_t, 1e-9)
                         sps_t, sps_step = now, self.step
@@ -233,6 +236,8 @@ class _Loop:
                         bar.update(self.step, sps, self.last_train, self.last_eval)
                     stop = (callback is not None and callback(self.step)) or flag.stop
                     if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
+                        if metrics:
+                            self._check_finite(metrics)  # never checkpoint a diverged agent
                         self._checkpoint()
                     if stop:
                         print(f"stopped at step {self.step}; checkpoint saved. Continue with: keel train --resume {self.run_dir}")
