@@ -234,6 +234,7 @@ class SACAgent:
         low = torch.as_tensor(np.asarray(action_low, dtype=np.float32), device=d)
         high = torch.as_tensor(np.asarray(action_high, dtype=np.float32), device=d)
         self.action_scale, self.action_bias = (high - low) / 2, (high + low) / 2
+        self._scale_np, self._bias_np = self.action_scale.cpu().numpy(), self.action_bias.cpu().numpy()
         self.num_updates = 0
 
     # ---- acting: actions in the env's bounds; the buffer stores them back in [-1, 1]
@@ -247,8 +248,7 @@ class SACAgent:
 
     def to_policy_space(self, env_action: np.ndarray) -> np.ndarray:
         """Map env-space actions back to the policy's [-1, 1] (what the buffer stores)."""
-        scale, bias = self.action_scale.cpu().numpy(), self.action_bias.cpu().numpy()
-        return np.clip((np.asarray(env_action, dtype=np.float32) - bias) / scale, -1.0, 1.0)
+        return np.clip((np.asarray(env_action, dtype=np.float32) - self._bias_np) / self._scale_np, -1.0, 1.0)
 
     # ---- learning
     def _critic_values(self, critic: EnsembleCritic, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
