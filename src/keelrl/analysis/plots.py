@@ -61,7 +61,8 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
             common = sorted(set.intersection(*(set(s.tolist()) for s, _ in runs)))
             curves = np.stack([[dict(zip(s.tolist(), r.tolist()))[c] for c in common] for s, r in runs])
             mean, lo, hi = mean_confidence_band(curves)
-            ax.plot(common, mean, label=f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+            band = ', mean ± 95% CI' if len(runs) > 1 else ''
+            ax.plot(common, mean, label=f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''}{band})")
             ax.fill_between(common, lo, hi, alpha=0.25)
         ax.set_title(env)
         ax.set_xlabel("environment steps")
