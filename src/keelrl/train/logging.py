@@ -88,11 +88,11 @@ class ProgressBar:
         self.enabled = enabled
         if not enabled:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
         self._p = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=12), MofNCompleteColumn(),
             TextColumn("{task.fields[sps]:>6.0f} steps/s"), TextColumn("train {task.fields[train]}"),
-            TextColumn("eval {task.fields[eval]}"), TimeRemainingColumn(), refresh_per_second=4)
+            TextColumn("eval {task.fields[eval]}"), refresh_per_second=4)
         self._task = self._p.add_task(description, total=total, completed=start, sps=0.0, train="-", eval="-")
         self._p.start()
 

@@ -244,6 +244,8 @@ class _Loop:
                         return self.run_dir
                 if self.last_eval_step != self.step:
                     self._evaluate(log)  # the final evaluation, at the end of the budget
+                bar.update(self.step, (self.step - sps_step) / max(time.perf_counter() - sps_t, 1e-9),
+                           self.last_train, self.last_eval)
                 if self.last_checkpoint_step != self.step:
                     self._checkpoint()
         finally:
