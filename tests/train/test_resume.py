@@ -1,11 +1,13 @@
 """A run interrupted and resumed gives the same numbers as one left alone (same seed, CPU)."""
 import csv
+import json
 import signal
 
 import pytest
 import torch
 
 from keelrl.algos.sac import SACConfig
+from keelrl.errors import KeelError
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig
 from keelrl.train.online import resume, train
@@ -62,6 +64,9 @@ def test_ctrl_c_saves_a_checkpoint_then_resume_matches(tmp_path):
 
 def test_resume_can_extend_the_budget(tmp_path):
     run_dir = train("sac", _run(tmp_path, "r", "Pendulum-v1", 1), _cfg())
+    with pytest.raises(KeelError, match="already at step 400 of 400; pass --total-steps N with N > 400"):
+        resume(run_dir)
     resume(run_dir, total_steps=500)
+    assert json.loads((run_dir / "config.json").read_text())["run"]["total_steps"] == 500
     assert read_checkpoint(run_dir)["loop"]["step"] == 500
     assert (run_dir / "eval.csv").read_text().strip().splitlines()[-1].startswith("500,")

@@ -122,11 +122,19 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callab
     spec = get_algo(ckpt["algo"])
     run = RunConfig(**ckpt["run_config"])
     cfg = spec.config(**ckpt["algo_config"])
+    step = ckpt["loop"]["step"]
     if total_steps is not None:
         run.total_steps = total_steps
+    if run.total_steps <= step:
+        raise KeelError(f"run {run_dir} is already at step {step} of {run.total_steps}; "
+                        f"pass --total-steps N with N > {step} to train it further")
     if progress is not None:
         run.progress = progress
     run.run_dir = str(run_dir)
+    if total_steps is not None:  # the run folder's config records the budget it now has
+        meta = json.loads((run_dir / CONFIG_NAME).read_text())
+        meta["run"]["total_steps"] = run.total_steps
+        atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
     return _Loop(ckpt["algo"], run, cfg, run_dir, ckpt).run(callback)
 
 
