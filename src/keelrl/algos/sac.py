@@ -55,25 +55,17 @@ class SACConfig:
     num_critics: int = 2
     """N, the number of Q-networks, held as one vectorized ensemble."""
     backup: Backup = "min"
-    """How the target critics' values Q̄_1..Q̄_N become the bootstrap target: `min` (clipped double-Q,
-    every critic regresses on min_i Q̄_i), `mean` (on the mean), `doubleq` (N=2: critic 1 bootstraps
-    from target critic 2 and vice versa), `single` (each critic from its own target critic; with
-    N=1 this is plain single-Q SAC), `redq` (min over a random subset of M of the N target critics,
-    drawn afresh each update; Chen et al. 2021)."""
+    """How the target critics' values Q̄_1..Q̄_N become the bootstrap target: `min` (clipped double-Q, every critic regresses on min_i Q̄_i), `mean` (on the mean), `doubleq` (N=2: critic 1 bootstraps from target critic 2 and vice versa), `single` (each critic from its own target critic; with N=1 this is plain single-Q SAC), `redq` (min over a random subset of M of the N target critics, drawn afresh each update; Chen et al. 2021)."""
     redq_subset: int = 2
     """M, the size of the random subset of target critics for `backup=redq` (M <= N)."""
     actor_q: Literal["min", "mean"] = "min"
     """How the critics' values are combined in the actor loss: `min` (SAC), `mean` (REDQ)."""
     backup_entropy: bool = True
-    """Keep the entropy bonus -α log π(a'|s') inside the target (soft Bellman backup). Off gives the
-    plain Bellman backup of a policy that is still trained to be stochastic."""
+    """Keep the entropy bonus -α log π(a'|s') inside the target (soft Bellman backup). Off gives the plain Bellman backup of a policy that is still trained to be stochastic."""
     num_actor_samples: int = 1
-    """Actions sampled per state: the target and the actor loss average over that many samples
-    of a ~ π(·|s) (a Monte-Carlo estimate of the expectation over actions)."""
+    """Actions sampled per state: the target and the actor loss average over that many samples of a ~ π(·|s) (a Monte-Carlo estimate of the expectation over actions)."""
     actor_gradient: Literal["reparametrize", "reinforce"] = "reparametrize"
-    """`reparametrize`: a = tanh(μ + σ ε), gradient through Q(s, a) (pathwise). `reinforce`: the
-    score-function gradient E[∇ log π(a|s) (Q(s,a) - α log π(a|s) - b(s))] with the baseline
-    b(s) = Q(s, tanh μ(s)); needs no critic gradient but has a higher variance."""
+    """`reparametrize`: a = tanh(μ + σ ε), gradient through Q(s, a) (pathwise). `reinforce`: the score-function gradient E[∇ log π(a|s) (Q(s,a) - α log π(a|s) - b(s))] with the baseline b(s) = Q(s, tanh μ(s)); needs no critic gradient but has a higher variance."""
     learn_alpha: bool = True
     """Learn the temperature α against the target entropy (Eq. 18); otherwise α stays at `alpha`."""
     alpha: float = 1.0
