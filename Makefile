@@ -19,7 +19,7 @@ venv: $(STAMP)
 
 # SAC on Pendulum-v1 with the paper's settings. By 10k steps the benchmark's five seeds evaluate
 # between about -120 and -200 (the pendulum swung up and held; the untrained policy scores about
-# -1300 to -1700): see benchmarks/RESULTS.md. About 3 to 5 minutes on 2 CPU cores.
+# -1300 to -1700): see benchmarks/RESULTS.md. The training takes about 2 minutes on 2 quiet CPU cores.
 DEMO_DIR ?= runs/demo-sac-pendulum
 demo: $(STAMP)
 	$(VENV)/bin/keel train sac --env Pendulum-v1 --seed 1 --total-steps 10000 --learning-starts 1000 \
