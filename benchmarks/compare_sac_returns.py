@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from keelrl.analysis.plots import mean_confidence_band
+
 ROOT = Path(__file__).resolve().parent / "results" / "sac_returns"
 BUDGETS = {"Pendulum-v1": 15_000, "InvertedPendulum-v5": 10_000, "Hopper-v5": 50_000, "HalfCheetah-v5": 50_000}
 LIBS = ("keelrl", "sb3")
@@ -92,10 +94,9 @@ def _plot(curves: dict, out: Path) -> None:
         for lib, runs in libs.items():
             steps = runs[0][0]
             y = np.stack([r for s, r, *_ in runs if len(s) == len(steps)])
-            m = y.mean(0)
-            half = (stats.t.ppf(0.975, len(y) - 1) * y.std(0, ddof=1) / np.sqrt(len(y))) if len(y) > 1 else 0 * m
-            ax.plot(steps, m, label=f"{lib} ({len(y)} seeds)")
-            ax.fill_between(steps, m - half, m + half, alpha=0.25)
+            m, lo, hi = mean_confidence_band(y)
+            ax.plot(steps, m, label=f"{lib} ({len(y)} seeds, mean ± 95% CI)")
+            ax.fill_between(steps, lo, hi, alpha=0.25)
         ax.set_title(env)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("deterministic eval return")

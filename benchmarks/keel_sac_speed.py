@@ -18,6 +18,17 @@ from keelrl.algos.sac import SACAgent, SACConfig
 from keelrl.data.replay import ReplayBuffer
 
 
+def filled_setup(obs_dim: int, act_dim: int, batch_size: int = 256) -> tuple[SACAgent, ReplayBuffer]:
+    """A default SAC agent and a buffer of 10,000 random transitions (the speed scripts' setting)."""
+    torch.manual_seed(0)
+    agent = SACAgent(SACConfig(batch_size=batch_size), obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim))
+    buf = ReplayBuffer(10_000, obs_dim, act_dim)
+    rng = np.random.default_rng(0)
+    buf.add(rng.normal(size=(10_000, obs_dim)), rng.uniform(-1, 1, (10_000, act_dim)), rng.normal(size=10_000),
+            rng.normal(size=(10_000, obs_dim)), np.zeros(10_000))
+    return agent, buf
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--obs-dim", type=int, default=17)
@@ -28,13 +39,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=256)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
-    o, k = a.obs_dim, a.act_dim
-    agent = SACAgent(SACConfig(batch_size=a.batch_size), o, k, -np.ones(k), np.ones(k))
-    buf = ReplayBuffer(10_000, o, k)
-    rng = np.random.default_rng(0)
-    buf.add(rng.normal(size=(10_000, o)), rng.uniform(-1, 1, (10_000, k)), rng.normal(size=10_000),
-            rng.normal(size=(10_000, o)), np.zeros(10_000))
+    agent, buf = filled_setup(a.obs_dim, a.act_dim, a.batch_size)
     for _ in range(a.warmup):
         agent.update(buf.sample(a.batch_size))
     t = time.perf_counter()

@@ -12,12 +12,9 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
+from keel_sac_speed import filled_setup  # same folder: run as `python benchmarks/profile_sac_update.py`
 from torch.profiler import ProfilerActivity, profile
-
-from keelrl.algos.sac import SACAgent, SACConfig
-from keelrl.data.replay import ReplayBuffer
 
 MATMULS = {"aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm"}
 
@@ -38,12 +35,7 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=200)
     a = p.parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    agent = SACAgent(SACConfig(), 17, 6, -np.ones(6), np.ones(6))
-    buf = ReplayBuffer(10_000, 17, 6)
-    rng = np.random.default_rng(0)
-    buf.add(rng.normal(size=(10_000, 17)), rng.uniform(-1, 1, (10_000, 6)), rng.normal(size=10_000),
-            rng.normal(size=(10_000, 17)), np.zeros(10_000))
+    agent, buf = filled_setup(17, 6)
     out = {"eager_updates_per_s": round(rate(agent.update, buf, a.updates), 1)}
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(50):

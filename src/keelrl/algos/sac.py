@@ -32,7 +32,7 @@ Backup = Literal["min", "mean", "doubleq", "single", "redq"]
 
 @dataclass
 class SACConfig:
-    """Soft Actor-Critic. Defaults are the SAC paper's / CleanRL's settings."""
+    """Soft Actor-Critic. Defaults are the SAC paper's (Haarnoja et al. 2018b, Table 1); learning_starts is CleanRL's."""
 
     hidden_sizes: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the actor and of each critic."""

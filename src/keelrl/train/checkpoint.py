@@ -46,7 +46,10 @@ def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a keelrl checkpoint or agent file; a missing, truncated or foreign file is a KeelError."""
+    """Load a keelrl checkpoint or agent file; a missing, truncated or foreign file is a KeelError.
+
+    Checkpoints hold pickled environment state, so (like any pickle) load only files you trust.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
@@ -87,6 +90,10 @@ def save_agent(agent, path: str | os.PathLike) -> None:
 
 def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu"):
     """Rebuild the agent saved by `save_agent`, or the one in a run folder / run checkpoint."""
+    return agent_from_checkpoint(read_checkpoint(path), device)
+
+
+def agent_from_checkpoint(obj: dict, device: str | torch.device = "cpu"):
+    """Rebuild the agent held in an already-read checkpoint (run or agent file)."""
     from keelrl.algos import get_algo
-    obj = read_checkpoint(path)
     return get_algo(obj["algo"]).agent.from_state_dict(obj["agent"], device)

@@ -173,7 +173,8 @@ class _Loop:
             "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
             "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
                      "ep_return": self.ep_return, "ep_length": self.ep_length, "last_train": self.last_train,
-                     "last_eval": self.last_eval, "last_eval_step": self.last_eval_step, "wall": self.wall_offset + time.perf_counter() - self.t0},
+                     "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
+                     "wall": self.wall_offset + time.perf_counter() - self.t0},
         }, self.run_dir / CHECKPOINT_NAME)
         self.last_checkpoint_step = self.step
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from keelrl.envs.make import make_env
 from keelrl.errors import KeelError
-from keelrl.train.checkpoint import load_agent, read_checkpoint
+from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 
 
@@ -23,7 +23,7 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
     if env_id is None:
         raise KeelError(f"{path} does not record its environment; pass --env")
     seed = (run_cfg.get("seed", 0) + EVAL_SEED_OFFSET) if seed is None else seed
-    agent = load_agent(path_, device="cpu")
+    agent = agent_from_checkpoint(ckpt, device="cpu")
     frames: list | None = [] if video is not None else None
     try:
         env = make_env(env_id, render_mode="rgb_array" if video is not None else None)
