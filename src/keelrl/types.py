@@ -2,11 +2,14 @@
 
 Shapes (B = batch size, O = observation dim, A = action dim):
     obs       [B, O]   float32
-    action    [B, A]   float32, in the policy's space [-1, 1] (rescaled to the env's bounds on the way out)
+    action    [B, A]   float32, in the policy's space [-1, 1] (rescaled to the env's bounds on the way out);
+              [B] int64 for discrete actions
     reward    [B]      float32
     next_obs  [B, O]   float32, the true next observation (for a truncated episode, the final one)
     terminated[B]      float32 in {0, 1}: 1 only when the MDP ended (no bootstrap); a time-limit
                        truncation is NOT a termination, so the target bootstraps through it.
+    discount  [B]      float32 or None: the bootstrap discount γ^m of an m-step transition (n-step
+                       returns); None means one-step transitions discounted by the algorithm's γ.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ class Batch:
     reward: torch.Tensor
     next_obs: torch.Tensor
     terminated: torch.Tensor
+    discount: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         b = self.obs.shape[0]
@@ -35,4 +39,5 @@ class Batch:
             raise ValueError(f"Batch.next_obs {tuple(self.next_obs.shape)} != obs {tuple(self.obs.shape)}")
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(*(getattr(self, f).to(device) for f in ("obs", "action", "reward", "next_obs", "terminated")))
+        return Batch(*(None if getattr(self, f) is None else getattr(self, f).to(device)
+                       for f in ("obs", "action", "reward", "next_obs", "terminated", "discount")))

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from keelrl.envs.action_bounds import ActionBounds
 from keelrl.errors import check
 from keelrl.functional import hard_update, soft_update, td_target
 from keelrl.nn.actors import TanhGaussianActor
@@ -223,10 +224,7 @@ class SACAgent:
         self.actor_opt = adam(self.actor.parameters(), cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), cfg.critic_lr)
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
-        low = torch.as_tensor(np.asarray(action_low, dtype=np.float32), device=d)
-        high = torch.as_tensor(np.asarray(action_high, dtype=np.float32), device=d)
-        self.action_scale, self.action_bias = (high - low) / 2, (high + low) / 2
-        self._scale_np, self._bias_np = self.action_scale.cpu().numpy(), self.action_bias.cpu().numpy()
+        self.bounds = ActionBounds(action_low, action_high, d)
         self.num_updates = 0
 
     # ---- acting: actions in the env's bounds; the buffer stores them back in [-1, 1]
@@ -236,11 +234,15 @@ class SACAgent:
         obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
         dist = self.actor(obs_t)
         a = dist.mode if deterministic else dist.rsample()[0]
-        return (a * self.action_scale + self.action_bias).cpu().numpy()
+        return self.bounds.to_env(a)
+
+    def explore(self, obs: np.ndarray, step: int) -> np.ndarray:
+        """The training-time action: a sample of the stochastic policy."""
+        return self.act(obs)
 
     def to_policy_space(self, env_action: np.ndarray) -> np.ndarray:
         """Map env-space actions back to the policy's [-1, 1] (what the buffer stores)."""
-        return np.clip((np.asarray(env_action, dtype=np.float32) - self._bias_np) / self._scale_np, -1.0, 1.0)
+        return self.bounds.to_policy(env_action)
 
     # ---- learning
     def _critic_values(self, critic: EnsembleCritic, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -310,7 +312,7 @@ class SACAgent:
     def state_dict(self) -> dict:
         return {
             "config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-            "action_scale": self.action_scale.cpu(), "action_bias": self.action_bias.cpu(),
+            "action_low": self.bounds.low, "action_high": self.bounds.high,
             "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().cpu(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
@@ -333,7 +335,7 @@ class SACAgent:
     @classmethod
     def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "SACAgent":
         """Rebuild an agent (config, sizes, action bounds, weights, optimizers) from `state_dict()`."""
-        scale, bias = state["action_scale"].numpy(), state["action_bias"].numpy()
-        agent = cls(SACConfig(**state["config"]), state["obs_dim"], state["act_dim"], bias - scale, bias + scale, device)
+        agent = cls(SACConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
+                    state["action_high"], device)
         agent.load_state_dict(state)
         return agent

@@ -9,20 +9,27 @@ import torch
 
 from keelrl.types import Batch
 
-_FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
-
-
 class ReplayBuffer:
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int, device: torch.device | str = "cpu", seed: int = 0) -> None:
+    """Transitions (s, a, r, s', terminated[, discount]).
+
+    act_dim=None stores discrete actions as int64 [capacity]; with_discount=True adds the column of
+    per-transition bootstrap discounts that n-step transitions need (see data/nstep.py).
+    """
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int | None, device: torch.device | str = "cpu",
+                 seed: int = 0, with_discount: bool = False) -> None:
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
         self.capacity, self.device = capacity, torch.device(device)
         d = self.device
         self.obs = torch.zeros(capacity, obs_dim, device=d)
-        self.action = torch.zeros(capacity, act_dim, device=d)
+        self.action = (torch.zeros(capacity, dtype=torch.int64, device=d) if act_dim is None
+                       else torch.zeros(capacity, act_dim, device=d))
         self.reward = torch.zeros(capacity, device=d)
         self.next_obs = torch.zeros(capacity, obs_dim, device=d)
         self.terminated = torch.zeros(capacity, device=d)
+        self.discount = torch.zeros(capacity, device=d) if with_discount else None
+        self._fields = ("obs", "action", "reward", "next_obs", "terminated") + (("discount",) if with_discount else ())
         self.ptr, self.size = 0, 0
         self.generator = torch.Generator(device=d)
         self.generator.manual_seed(seed)
@@ -30,23 +37,26 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated) -> None:
+    def add(self, obs, action, reward, next_obs, terminated, discount=None) -> None:
         """Insert N transitions at once (leading dim N, e.g. one per vector-env copy)."""
         obs = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
         n = obs.shape[0]
         idx = (self.ptr + torch.arange(n, device=self.device)) % self.capacity
         self.obs[idx] = obs
-        self.action[idx] = torch.as_tensor(np.asarray(action), dtype=torch.float32, device=self.device)
+        self.action[idx] = torch.as_tensor(np.asarray(action), dtype=self.action.dtype, device=self.device)
         self.reward[idx] = torch.as_tensor(np.asarray(reward), dtype=torch.float32, device=self.device)
         self.next_obs[idx] = torch.as_tensor(np.asarray(next_obs), dtype=torch.float32, device=self.device)
         self.terminated[idx] = torch.as_tensor(np.asarray(terminated), dtype=torch.float32, device=self.device)
+        if self.discount is not None:
+            self.discount[idx] = torch.as_tensor(np.asarray(discount), dtype=torch.float32, device=self.device)
         self.ptr = (self.ptr + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
     def sample(self, batch_size: int) -> Batch:
         """Uniform sample with replacement of `batch_size` stored transitions."""
         idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
-        return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.terminated[idx])
+        return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.terminated[idx],
+                     None if self.discount is None else self.discount[idx])
 
     def state_dict(self) -> dict:
         """Only the filled part is saved, so a checkpoint grows with the data, not the capacity."""
@@ -54,14 +64,14 @@ class ReplayBuffer:
         return {
             "capacity": self.capacity, "ptr": self.ptr, "size": n,
             "generator": self.generator.get_state(),
-            **{f: getattr(self, f)[:n].cpu().clone() for f in _FIELDS},
+            **{f: getattr(self, f)[:n].cpu().clone() for f in self._fields},
         }
 
     def load_state_dict(self, state: dict) -> None:
         if state["capacity"] != self.capacity:
             raise ValueError(f"checkpoint buffer capacity {state['capacity']} != configured {self.capacity}")
         n = state["size"]
-        for f in _FIELDS:
+        for f in self._fields:
             getattr(self, f)[:n] = state[f].to(self.device)
         self.ptr, self.size = state["ptr"], n
         self.generator.set_state(state["generator"])

@@ -50,12 +50,41 @@ def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
     return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
-def require_continuous(env: gym.Env | SyncVectorEnv, algo: str, alternatives: str = "DQN or PPO") -> tuple[int, int, np.ndarray, np.ndarray]:
-    """Check that observations are a flat Box and actions a bounded Box; return (O, A, low, high)."""
+def _spaces(env: gym.Env | SyncVectorEnv) -> tuple[gym.Space, gym.Space, str]:
     obs_space = getattr(env, "single_observation_space", env.observation_space)
     act_space = getattr(env, "single_action_space", env.action_space)
     spec = getattr(env, "spec", None) or getattr(getattr(env, "envs", [None])[0], "spec", None)
-    name = spec.id if spec is not None else "this environment"
+    return obs_space, act_space, spec.id if spec is not None else "this environment"
+
+
+def require_flat_obs(env: gym.Env | SyncVectorEnv, algo: str) -> int:
+    """Check that observations are a flat Box and actions a 1-D bounded Box or a Discrete; return O."""
+    obs_space, act_space, name = _spaces(env)
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise KeelError(f"{algo} needs flat Box observations (a vector), got {obs_space}")
+    if isinstance(act_space, gym.spaces.Discrete):
+        return obs_space.shape[0]
+    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1 \
+            or not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
+        raise KeelError(f"{algo} needs a Discrete action space or a 1-D action Box with finite bounds, but {name} has {act_space}")
+    return obs_space.shape[0]
+
+
+def require_discrete(env: gym.Env | SyncVectorEnv, algo: str, alternatives: str = "SAC, TD3, DDPG or PPO") -> tuple[int, int]:
+    """Check that observations are a flat Box and actions Discrete(K); return (O, K)."""
+    obs_space, act_space, name = _spaces(env)
+    if not isinstance(act_space, gym.spaces.Discrete):
+        raise KeelError(f"{algo} needs discrete actions, but {name} has {act_space}; for continuous actions use {alternatives}")
+    if int(act_space.start) != 0:
+        raise KeelError(f"{algo} needs a Discrete space starting at 0, {name} has {act_space}")
+    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+        raise KeelError(f"{algo} needs flat Box observations (a vector), got {obs_space}")
+    return obs_space.shape[0], int(act_space.n)
+
+
+def require_continuous(env: gym.Env | SyncVectorEnv, algo: str, alternatives: str = "DQN or PPO") -> tuple[int, int, np.ndarray, np.ndarray]:
+    """Check that observations are a flat Box and actions a bounded Box; return (O, A, low, high)."""
+    obs_space, act_space, name = _spaces(env)
     if not isinstance(act_space, gym.spaces.Box):
         raise KeelError(f"{algo} needs continuous (Box) actions, but {name} has {act_space}; "
                         f"for discrete actions use {alternatives}")

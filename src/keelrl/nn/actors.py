@@ -25,3 +25,14 @@ class TanhGaussianActor(nn.Module):
     def forward(self, obs: torch.Tensor) -> TanhNormal:
         mu, log_std = self.head(torch.relu(self.trunk(obs))).chunk(2, dim=-1)
         return TanhNormal(mu, log_std.clamp(self.log_std_min, self.log_std_max))
+
+
+class DeterministicActor(nn.Module):
+    """μ(s) = tanh(f(s)): a deterministic policy with actions in [-1, 1]^A. obs [B, O] -> [B, A]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, act_dim)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))

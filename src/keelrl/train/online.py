@@ -16,13 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from keelrl import __version__
-from keelrl.algos import get_algo
+from keelrl.algos import agent_args, build_agent, get_algo
+from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
-from keelrl.envs.make import make_env, make_vector_env, require_continuous, vector_restore, vector_snapshot
+from keelrl.envs.make import make_env, make_vector_env, vector_restore, vector_snapshot
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, read_checkpoint,
                                      rng_state, set_rng_state)
@@ -99,7 +101,7 @@ def train(algo: str, run: RunConfig, cfg, callback: Callable[[int], bool] | None
     resolve_device(run.device)  # a device, env id or space we cannot use fails here, before any folder is touched
     probe = make_env(run.env)
     try:
-        require_continuous(probe, algo.upper())
+        agent_args(spec, probe)
     finally:
         probe.close()
     prepare_run_dir(run_dir, run.overwrite)
@@ -107,7 +109,7 @@ def train(algo: str, run: RunConfig, cfg, callback: Callable[[int], bool] | None
     meta = {"algo": algo, "keelrl_version": __version__, "torch_version": torch.__version__,
             "run": asdict(run), "algo_config": asdict(cfg)}
     atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
-    return _Loop(algo, run, cfg, run_dir).run(callback)
+    return _loop_class(spec)(algo, run, cfg, run_dir).run(callback)
 
 
 def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callable[[int], bool] | None = None,
@@ -135,7 +137,14 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callab
         meta = json.loads((run_dir / CONFIG_NAME).read_text())
         meta["run"]["total_steps"] = run.total_steps
         atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
-    return _Loop(ckpt["algo"], run, cfg, run_dir, ckpt).run(callback)
+    return _loop_class(spec)(ckpt["algo"], run, cfg, run_dir, ckpt).run(callback)
+
+
+def _loop_class(spec):
+    if spec.loop == "on_policy":
+        from keelrl.train.on_policy import RolloutLoop
+        return RolloutLoop
+    return _Loop
 
 
 class _Loop:
@@ -149,14 +158,19 @@ class _Loop:
         self.np_rng = np.random.default_rng(run.seed)
 
         self.envs = make_vector_env(run.env, run.num_envs)
-        obs_dim, act_dim, low, high = require_continuous(self.envs, algo.upper())
-        self.action_low, self.action_high = low, high
-        self.agent = get_algo(algo).agent(cfg, obs_dim, act_dim, low, high, self.device)
-        self.buffer = ReplayBuffer(cfg.buffer_size, obs_dim, act_dim, self.device, seed=run.seed)
+        self.agent = build_agent(get_algo(algo), cfg, self.envs, self.device)
+        space = self.envs.single_action_space
+        self.discrete = not isinstance(space, gym.spaces.Box)
+        n_step = getattr(cfg, "n_step", 1)
+        self.buffer = ReplayBuffer(cfg.buffer_size, self.envs.single_observation_space.shape[0],
+                                   None if self.discrete else space.shape[0], self.device, seed=run.seed,
+                                   with_discount=n_step > 1)
+        self.writer = NStepWriter(self.buffer, n_step, cfg.gamma, run.num_envs) if n_step > 1 else None
         self.eval_env = make_env(run.env) if run.eval_episodes > 0 else None
 
         self.step, self.update_debt, self.wall_offset = 0, 0.0, 0.0
         self.last_train, self.last_eval, self.last_eval_step = None, None, None
+        self.metrics: dict[str, torch.Tensor] = {}
         self.ep_return = np.zeros(run.num_envs)
         self.ep_length = np.zeros(run.num_envs, dtype=np.int64)
         if ckpt is None:
@@ -170,10 +184,12 @@ class _Loop:
         atomic_torch_save({
             "keelrl": "run", "algo": self.algo, "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
             "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
+            "nstep": None if self.writer is None else self.writer.state_dict(),
             "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
             "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
                      "ep_return": self.ep_return, "ep_length": self.ep_length, "last_train": self.last_train,
                      "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
+                     "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()},
                      "wall": self.wall_offset + time.perf_counter() - self.t0},
         }, self.run_dir / CHECKPOINT_NAME)
         self.last_checkpoint_step = self.step
@@ -181,6 +197,8 @@ class _Loop:
     def _restore(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])
         self.buffer.load_state_dict(ckpt["buffer"])
+        if self.writer is not None:
+            self.writer.load_state_dict(ckpt["nstep"])
         vector_restore(self.envs, ckpt["envs"])
         set_rng_state(ckpt["rng"], self.np_rng)
         loop = ckpt["loop"]
@@ -188,6 +206,7 @@ class _Loop:
         self.ep_return, self.ep_length = loop["ep_return"], loop["ep_length"]
         self.last_train, self.last_eval, self.wall_offset = loop["last_train"], loop["last_eval"], loop["wall"]
         self.last_eval_step = loop["last_eval_step"]
+        self.metrics = {k: v.to(self.device) for k, v in loop["metrics"].items()}  # the last update's, until the next
 
     # ---- the loop
     def run(self, callback: Callable[[int], bool] | None) -> Path:
@@ -195,7 +214,6 @@ class _Loop:
         resumed_from = self.step if self.step > 0 else None
         self.t0 = time.perf_counter()
         self.last_checkpoint_step = resumed_from
-        metrics: dict[str, torch.Tensor] = {}
         n = run.num_envs
         log = RunLogger(self.run_dir, self._metric_names(), resume_step=resumed_from)
         bar = ProgressBar(run.total_steps, self.step, run.progress, f"{self.algo} {run.env}")
@@ -205,16 +223,19 @@ class _Loop:
                 while self.step < run.total_steps:
                     prev = self.step
                     if self.step < cfg.learning_starts:
-                        env_action = self.np_rng.uniform(self.action_low, self.action_high, size=(n, len(self.action_low)))
+                        env_action = self._random_actions(n)
                     else:
-                        env_action = self.agent.act(self.obs)
-                    next_obs, reward, term, trunc, info = self.envs.step(env_action.astype(np.float32))
+                        env_action = self.agent.explore(self.obs, self.step)
+                    next_obs, reward, term, trunc, info = self.envs.step(env_action)
                     done = term | trunc
                     real_next = next_obs.copy()
                     if done.any():  # SAME_STEP autoreset: the true last observation is in final_obs
                         for i in np.flatnonzero(done):
                             real_next[i] = info["final_obs"][i]
-                    self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term)
+                    if self.writer is None:
+                        self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term)
+                    else:
+                        self.writer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term, trunc)
                     self.obs = next_obs
                     self.step += n
                     self.ep_return += reward
@@ -226,27 +247,28 @@ class _Loop:
 
                     if prev >= cfg.learning_starts:  # the first learning_starts steps only fill the buffer
                         self.update_debt += n * cfg.updates_per_step
-                        while self.update_debt >= 1.0:
+                        every = getattr(cfg, "update_every", 1)  # updates owed are paid in bursts every `every` steps
+                        while self.update_debt >= 1.0 and (every == 1 or self.step // every > prev // every):
                             self.update_debt -= 1.0
-                            metrics = self.agent.update(self.buffer.sample(cfg.batch_size))
+                            self.metrics = self.agent.update(self.buffer.sample(cfg.batch_size))
                             if self.device.type == "cpu":  # on CPU the check costs microseconds
-                                self._check_finite(metrics)
+                                self._check_finite(self.metrics)
 
                     if run.eval_every and self.step // run.eval_every > prev // run.eval_every:
                         self._evaluate(log)
                     if self.step // run.log_every > prev // run.log_every:
-                        if metrics and self.device.type != "cpu":  # on a GPU, check only when logging: a
-                            self._check_finite(metrics)          # NaN persists, and no update waits on it
+                        if self.metrics and self.device.type != "cpu":  # on a GPU, check only when logging:
+                            self._check_finite(self.metrics)          # a NaN persists, no update waits on it
                         now = time.perf_counter()
                         sps = (self.step - sps_step) / max(now - sps_t, 1e-9)
                         sps_t, sps_step = now, self.step
                         log.log_metrics(self.step, {"updates": self.agent.num_updates, "sps": round(sps, 1),
-                                                    **{k: float(v) for k, v in metrics.items()}})
+                                                    **{k: float(v) for k, v in self.metrics.items()}})
                         bar.update(self.step, sps, self.last_train, self.last_eval)
                     stop = (callback is not None and callback(self.step)) or flag.stop
                     if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
-                        if metrics:
-                            self._check_finite(metrics)  # never checkpoint a diverged agent
+                        if self.metrics:
+                            self._check_finite(self.metrics)  # never checkpoint a diverged agent
                         self._checkpoint()
                     if stop:
                         print(f"stopped at step {self.step}; checkpoint saved. Continue with: keel train --resume {self.run_dir}")
@@ -264,37 +286,61 @@ class _Loop:
         self._finish()
         return self.run_dir
 
+    def _random_actions(self, n: int) -> np.ndarray:
+        space = self.envs.single_action_space
+        if self.discrete:
+            return self.np_rng.integers(0, space.n, size=n)
+        return self.np_rng.uniform(space.low, space.high, size=(n, space.shape[0])).astype(np.float32)
+
     def _metric_names(self) -> list[str]:
         return list(getattr(self.agent, "metric_names", ()))
 
     def _check_finite(self, metrics: dict[str, torch.Tensor]) -> None:
-        values = torch.stack([v.float() for v in metrics.values()])
-        if bool(torch.isfinite(values).all()):
-            return
-        bad = [k for k, v in metrics.items() if not bool(torch.isfinite(v))]
-        where = (f"the last good checkpoint is {self.run_dir / CHECKPOINT_NAME} (step {self.last_checkpoint_step})"
-                 if self.last_checkpoint_step is not None else "no checkpoint had been written yet")
-        raise TrainingDiverged(f"{', '.join(bad)} became non-finite at step {self.step} "
-                               f"(update {self.agent.num_updates}); training stopped and {where}. "
-                               f"Try a lower learning rate.")
+        check_finite(metrics, self.step, self.agent.num_updates, self.run_dir, self.last_checkpoint_step)
 
     def _evaluate(self, log: RunLogger) -> None:
-        if self.eval_env is None:
-            return
-        returns = evaluate(lambda o: self.agent.act(o, deterministic=True), self.eval_env,
-                           self.run_cfg.eval_episodes, self.run_cfg.seed + EVAL_SEED_OFFSET)
-        self.last_eval, self.last_eval_step = float(returns.mean()), self.step
-        log.log_eval(self.step, self.last_eval, float(returns.std()), self.wall_offset + time.perf_counter() - self.t0)
+        if self.eval_env is not None:
+            self.last_eval, self.last_eval_step = evaluate_and_log(self.agent, self.eval_env, self.run_cfg, self.step, log,
+                                                                   self.wall_offset + time.perf_counter() - self.t0)
 
     def _finish(self) -> None:
-        from keelrl.analysis.plots import plot_runs
-        png = self.run_dir / "learning_curve.png"
-        try:
-            plot_runs([self.run_dir], png)
-        except KeelError:
-            png = None
-        if self.run_cfg.progress:
-            ev = "-" if self.last_eval is None else f"{self.last_eval:.1f}"
-            print(f"done: {self.step} steps, final evaluation return {ev}\n"
-                  f"run folder: {self.run_dir}  (config.json, eval.csv, train.csv, metrics.csv, tb/, {CHECKPOINT_NAME}"
-                  f"{', learning_curve.png' if png else ''})")
+        finish_run(self.run_dir, self.run_cfg, self.step, self.last_eval)
+
+
+# ---- pieces both loops (this one and on_policy.RolloutLoop) use
+
+def check_finite(metrics: dict[str, torch.Tensor], step: int, num_updates: int, run_dir: Path,
+                 last_checkpoint_step: int | None) -> None:
+    """Raise TrainingDiverged naming the non-finite metrics and the last good checkpoint."""
+    values = torch.stack([v.float() for v in metrics.values()])
+    if bool(torch.isfinite(values).all()):
+        return
+    bad = [k for k, v in metrics.items() if not bool(torch.isfinite(v))]
+    where = (f"the last good checkpoint is {run_dir / CHECKPOINT_NAME} (step {last_checkpoint_step})"
+             if last_checkpoint_step is not None else "no checkpoint had been written yet")
+    raise TrainingDiverged(f"{', '.join(bad)} became non-finite at step {step} "
+                           f"(update {num_updates}); training stopped and {where}. "
+                           f"Try a lower learning rate.")
+
+
+def evaluate_and_log(agent, eval_env, run: RunConfig, step: int, log: RunLogger, wall: float) -> tuple[float, int]:
+    """Deterministic evaluation of `agent`; logs it and returns (mean return, step)."""
+    returns = evaluate(lambda o: agent.act(o, deterministic=True), eval_env, run.eval_episodes,
+                       run.seed + EVAL_SEED_OFFSET)
+    mean = float(returns.mean())
+    log.log_eval(step, mean, float(returns.std()), wall)
+    return mean, step
+
+
+def finish_run(run_dir: Path, run: RunConfig, step: int, last_eval: float | None) -> None:
+    from keelrl.analysis.plots import plot_runs
+    png = run_dir / "learning_curve.png"
+    try:
+        plot_runs([run_dir], png)
+    except KeelError:
+        png = None
+    if run.progress:
+        ev = "-" if last_eval is None else f"{last_eval:.1f}"
+        print(f"done: {step} steps, final evaluation return {ev}\n"
+              f"run folder: {run_dir}  (config.json, eval.csv, train.csv, metrics.csv, tb/, {CHECKPOINT_NAME}"
+              f"{', learning_curve.png' if png else ''})")

@@ -1,0 +1,48 @@
+"""The on-policy rollout storage: T steps of N environment copies, preallocated [T, N, ...] tensors."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class RolloutBuffer:
+    """Fields, all [T, N, ...]:
+        obs [T, N, O]        normalized observation the action was chosen from
+        action [T, N, A]     the sampled action, unclipped (continuous) or [T, N] int64 (discrete)
+        log_prob, value      log π_old(a|s) and V_old(s) at collection time
+        reward               the (scaled) reward
+        next_obs [T, N, O]   normalized TRUE next observation (the final one at an episode end)
+        terminated           1 where the MDP ended (no bootstrap)
+        episode_end          1 where the episode ended, terminated or truncated (GAE stops there)
+    """
+
+    def __init__(self, steps: int, num_envs: int, obs_dim: int, act_dim: int | None, device: torch.device | str) -> None:
+        d = torch.device(device)
+        t, n = steps, num_envs
+        self.steps, self.num_envs, self.device = t, n, d
+        self.obs = torch.zeros(t, n, obs_dim, device=d)
+        self.next_obs = torch.zeros(t, n, obs_dim, device=d)
+        self.action = torch.zeros(t, n, dtype=torch.int64, device=d) if act_dim is None else torch.zeros(t, n, act_dim, device=d)
+        self.log_prob = torch.zeros(t, n, device=d)
+        self.value = torch.zeros(t, n, device=d)
+        self.reward = torch.zeros(t, n, device=d)
+        self.terminated = torch.zeros(t, n, device=d)
+        self.episode_end = torch.zeros(t, n, device=d)
+        self.t = 0
+
+    def add(self, obs: torch.Tensor, action: torch.Tensor, log_prob: torch.Tensor, value: torch.Tensor,
+            reward: np.ndarray, next_obs: np.ndarray, terminated: np.ndarray, episode_end: np.ndarray) -> None:
+        t, d = self.t, self.device
+        self.obs[t], self.action[t], self.log_prob[t], self.value[t] = obs, action, log_prob, value
+        self.reward[t] = torch.as_tensor(reward, dtype=torch.float32, device=d)
+        self.next_obs[t] = torch.as_tensor(next_obs, dtype=torch.float32, device=d)
+        self.terminated[t] = torch.as_tensor(terminated, dtype=torch.float32, device=d)
+        self.episode_end[t] = torch.as_tensor(episode_end, dtype=torch.float32, device=d)
+        self.t += 1
+
+    @property
+    def full(self) -> bool:
+        return self.t == self.steps
+
+    def reset(self) -> None:
+        self.t = 0

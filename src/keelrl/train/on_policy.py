@@ -1,0 +1,139 @@
+"""The on-policy training loop (PPO): collect a rollout from the vector env, update, repeat.
+
+The run folder and the checkpoint are those of the off-policy loop (train/online.py), without a
+replay buffer: a checkpoint is written between iterations, so it holds the agent (networks,
+optimizer, observation and reward normalization statistics), the environments, RNG states and
+counters, and a resumed run continues exactly as the uninterrupted one would.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from keelrl.algos import build_agent, get_algo
+from keelrl.data.rollout import RolloutBuffer
+from keelrl.envs.make import make_env, make_vector_env, vector_restore, vector_snapshot
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
+from keelrl.train.config import RunConfig
+from keelrl.train.logging import ProgressBar, RunLogger
+from keelrl.train.online import _StopFlag, check_finite, evaluate_and_log, finish_run, resolve_device
+
+
+class RolloutLoop:
+    def __init__(self, algo: str, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
+        self.algo, self.run_cfg, self.cfg, self.run_dir = algo, run, cfg, run_dir
+        self.device = resolve_device(run.device)
+        if run.threads > 0:
+            torch.set_num_threads(run.threads)
+        torch.manual_seed(run.seed)
+        np.random.seed(run.seed)
+        self.np_rng = np.random.default_rng(run.seed)
+        self.envs = make_vector_env(run.env, run.num_envs)
+        self.agent = build_agent(get_algo(algo), cfg, self.envs, self.device)
+        space = self.envs.single_action_space
+        self.rollout = RolloutBuffer(cfg.rollout_steps, run.num_envs, self.envs.single_observation_space.shape[0],
+                                     None if self.agent.discrete else space.shape[0], self.device)
+        self.eval_env = make_env(run.env) if run.eval_episodes > 0 else None
+        self.step, self.wall_offset = 0, 0.0
+        self.last_train, self.last_eval, self.last_eval_step = None, None, None
+        self.ep_return = np.zeros(run.num_envs)
+        self.ep_length = np.zeros(run.num_envs, dtype=np.int64)
+        if ckpt is None:
+            raw, _ = self.envs.reset(seed=run.seed)
+            self.obs = self.agent.normalize_obs(raw, update=True)
+        else:
+            self._restore(ckpt)
+
+    def _checkpoint(self) -> None:
+        atomic_torch_save({
+            "keelrl": "run", "algo": self.algo, "agent": self.agent.state_dict(),
+            "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
+            "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
+            "loop": {"step": self.step, "obs": self.obs.cpu(), "ep_return": self.ep_return, "ep_length": self.ep_length,
+                     "last_train": self.last_train, "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
+                     "wall": self.wall_offset + time.perf_counter() - self.t0},
+        }, self.run_dir / CHECKPOINT_NAME)
+        self.last_checkpoint_step = self.step
+
+    def _restore(self, ckpt: dict) -> None:
+        self.agent.load_state_dict(ckpt["agent"])
+        vector_restore(self.envs, ckpt["envs"])
+        set_rng_state(ckpt["rng"], self.np_rng)
+        loop = ckpt["loop"]
+        self.step, self.obs = loop["step"], loop["obs"].to(self.device)
+        self.ep_return, self.ep_length = loop["ep_return"], loop["ep_length"]
+        self.last_train, self.last_eval, self.wall_offset = loop["last_train"], loop["last_eval"], loop["wall"]
+        self.last_eval_step = loop["last_eval_step"]
+
+    def _collect(self, log: RunLogger) -> None:
+        """Fill the rollout: rollout_steps steps of every copy, evaluating when a step crosses eval_every."""
+        agent, run, n = self.agent, self.run_cfg, self.run_cfg.num_envs
+        self.rollout.reset()
+        while not self.rollout.full:
+            prev = self.step
+            action, log_prob, value = agent.sample(self.obs)
+            raw_next, reward, term, trunc, info = self.envs.step(agent.to_env(action))
+            done = term | trunc
+            real_next = raw_next.copy()
+            for i in np.flatnonzero(done):  # SAME_STEP autoreset: the true last observation is in final_obs
+                real_next[i] = info["final_obs"][i]
+            next_obs = agent.normalize_obs(raw_next, update=True)
+            true_next = agent.normalize_obs(real_next) if done.any() else next_obs
+            self.rollout.add(self.obs, action, log_prob, value, agent.scale_reward(reward, done), true_next.cpu().numpy(),
+                             term, done)
+            self.obs = next_obs
+            self.step += n
+            self.ep_return += reward
+            self.ep_length += 1
+            for i in np.flatnonzero(done):
+                self.last_train = float(self.ep_return[i])
+                log.log_episode(self.step, self.last_train, int(self.ep_length[i]))
+                self.ep_return[i], self.ep_length[i] = 0.0, 0
+            if run.eval_every and self.step // run.eval_every > prev // run.eval_every:
+                self._evaluate(log)
+
+    def run(self, callback: Callable[[int], bool] | None) -> Path:
+        run = self.run_cfg
+        resumed_from = self.step if self.step > 0 else None
+        self.t0 = time.perf_counter()
+        self.last_checkpoint_step = resumed_from
+        log = RunLogger(self.run_dir, list(self.agent.metric_names), resume_step=resumed_from)
+        bar = ProgressBar(run.total_steps, self.step, run.progress, f"{self.algo} {run.env}")
+        try:
+            with _StopFlag() as flag:
+                while self.step < run.total_steps:
+                    prev, t_start = self.step, time.perf_counter()
+                    self._collect(log)
+                    metrics = self.agent.update(self.rollout, max(1.0 - self.step / run.total_steps, 0.0))
+                    check_finite(metrics, self.step, self.agent.num_updates, self.run_dir, self.last_checkpoint_step)
+                    sps = (self.step - prev) / max(time.perf_counter() - t_start, 1e-9)
+                    if self.step // run.log_every > prev // run.log_every:
+                        log.log_metrics(self.step, {"updates": self.agent.num_updates, "sps": round(sps, 1),
+                                                    **{k: float(v) for k, v in metrics.items()}})
+                    bar.update(self.step, sps, self.last_train, self.last_eval)
+                    stop = (callback is not None and callback(self.step)) or flag.stop
+                    if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
+                        self._checkpoint()
+                    if stop:
+                        print(f"stopped at step {self.step}; checkpoint saved. Continue with: keel train --resume {self.run_dir}")
+                        return self.run_dir
+                if self.last_eval_step != self.step:
+                    self._evaluate(log)
+                if self.last_checkpoint_step != self.step:
+                    self._checkpoint()
+        finally:
+            bar.close()
+            log.close()
+            self.envs.close()
+        finish_run(self.run_dir, run, self.step, self.last_eval)
+        return self.run_dir
+
+    def _evaluate(self, log: RunLogger) -> None:
+        if self.eval_env is not None:
+            self.last_eval, self.last_eval_step = evaluate_and_log(self.agent, self.eval_env, self.run_cfg, self.step, log,
+                                                                   self.wall_offset + time.perf_counter() - self.t0)
