@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/profile_sac_update.py [--compile]
 
-Same setting as keel_sac_speed.py (obs 17, act 6, 256x256, batch 256, 1 thread). Prints the share
+Same setting as keel_speed.py --algo sac (obs 17, act 6, 256x256, batch 256, 1 thread). Prints the share
 of CPU time in matrix products (bmm, baddbmm, mm, addmm) from torch.profiler, and the
 updates/s of the eager update and, with --compile, of torch.compile(agent.update).
 """
@@ -13,7 +13,7 @@ import json
 import time
 
 import torch
-from keel_sac_speed import filled_setup  # same folder: run as `python benchmarks/profile_sac_update.py`
+from keel_speed import filled_setup  # same folder: run as `python benchmarks/profile_sac_update.py`
 from torch.profiler import ProfilerActivity, profile
 
 MATMULS = {"aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm"}
@@ -35,7 +35,7 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=200)
     a = p.parse_args()
     torch.set_num_threads(1)
-    agent, buf = filled_setup(17, 6)
+    agent, buf = filled_setup("sac")
     out = {"eager_updates_per_s": round(rate(agent.update, buf, a.updates), 1)}
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(50):

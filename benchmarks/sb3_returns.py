@@ -1,4 +1,4 @@
-"""Stable-Baselines3 evaluation curves for TD3, DDPG, PPO and DQN: the peer side of the online-suite benchmark.
+"""Stable-Baselines3 evaluation curves for SAC, TD3, DDPG, PPO and DQN: the peer side of the returns benchmarks.
 
 Run inside the benchmark venv (see sb3_sac_returns.py for how it is made):
 
@@ -21,7 +21,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from sb3_sac_returns import EvalCallback, Evaluator, write_csv
+from sb3_sac_returns import EvalCallback, Evaluator, make_sac, write_csv
 
 
 def off_policy(cls, env, seed, learning_starts, **extra):
@@ -37,6 +37,9 @@ def off_policy(cls, env, seed, learning_starts, **extra):
 
 def build(algo, env_id, seed, learning_starts):
     """-> (model, predict(obs) -> action): predict sees raw env observations."""
+    if algo == "sac":
+        model = make_sac(env_id, seed, learning_starts)
+        return model, model.predict
     if algo == "td3":
         model = off_policy(TD3, gym.make(env_id), seed, learning_starts,
                            policy_delay=2, target_policy_noise=0.2, target_noise_clip=0.5)
@@ -88,7 +91,7 @@ class _PredictModel:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--algo", required=True, choices=["td3", "ddpg", "ppo", "dqn"])
+    p.add_argument("--algo", required=True, choices=["sac", "td3", "ddpg", "ppo", "dqn"])
     p.add_argument("--env", required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--total-steps", type=int, required=True)

@@ -84,6 +84,19 @@ class EvalCallback(BaseCallback):
         return True
 
 
+def make_sac(env_id, seed, learning_starts):
+    """keelrl's SAC defaults in SB3's terms."""
+    return SAC(
+        "MlpPolicy", gym.make(env_id),
+        policy_kwargs=dict(net_arch=[256, 256]),
+        learning_rate=3e-4, buffer_size=1_000_000, learning_starts=learning_starts,
+        batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
+        ent_coef="auto",  # learned, initial alpha 1.0
+        target_entropy="auto",  # -|A|
+        seed=seed, device="cpu", verbose=0,
+    )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--env", required=True)
@@ -96,15 +109,7 @@ def main():
     args = p.parse_args()
 
     torch.set_num_threads(1)
-    model = SAC(
-        "MlpPolicy", gym.make(args.env),
-        policy_kwargs=dict(net_arch=[256, 256]),
-        learning_rate=3e-4, buffer_size=1_000_000, learning_starts=args.learning_starts,
-        batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
-        ent_coef="auto",  # learned, initial alpha 1.0
-        target_entropy="auto",  # -|A|
-        seed=args.seed, device="cpu", verbose=0,
-    )
+    model = make_sac(args.env, args.seed, args.learning_starts)
     evaluator = Evaluator(args.env, args.seed, args.eval_episodes, args.out)
     callback = EvalCallback(evaluator, args.eval_every)
     model.learn(total_timesteps=args.total_steps, callback=callback)

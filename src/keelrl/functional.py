@@ -45,8 +45,10 @@ def n_step_returns(reward: torch.Tensor, done: torch.Tensor, gamma: float, n: in
     alive = torch.ones_like(reward)
     for k in range(min(n, t)):
         r_k = torch.zeros_like(reward)
-        d_k = torch.ones_like(reward)        # past the segment's end: stop
-        r_k[: t - k], d_k[: t - k] = reward[k:], done[k:].to(reward.dtype)
+        d_k = torch.zeros_like(reward)
+        inside = torch.zeros_like(reward)    # step t + k exists in the segment
+        r_k[: t - k], d_k[: t - k], inside[: t - k] = reward[k:], done[k:].to(reward.dtype), 1.0
+        alive = alive * inside
         ret = ret + alive * gamma ** k * r_k
         steps = steps + alive
         alive = alive * (1.0 - d_k)

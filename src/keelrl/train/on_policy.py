@@ -18,10 +18,20 @@ import torch
 from keelrl.algos import build_agent, get_algo
 from keelrl.data.rollout import RolloutBuffer
 from keelrl.envs.make import make_env, make_vector_env, vector_restore, vector_snapshot
+from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
 from keelrl.train.config import RunConfig
 from keelrl.train.logging import ProgressBar, RunLogger
 from keelrl.train.online import _StopFlag, check_finite, evaluate_and_log, finish_run, resolve_device
+
+
+def check_run(run: RunConfig, cfg) -> None:
+    """What the Config alone cannot check: the minibatch size depends on num_envs."""
+    minibatch = cfg.rollout_steps * run.num_envs // cfg.num_minibatches
+    if minibatch < 2:
+        raise KeelError(f"rollout_steps × num_envs ({cfg.rollout_steps} × {run.num_envs}) split into num_minibatches="
+                        f"{cfg.num_minibatches} leaves minibatches of {minibatch} sample; they need at least 2 "
+                        f"(advantages are normalized per minibatch): raise rollout_steps or lower num_minibatches")
 
 
 class RolloutLoop:
@@ -33,6 +43,7 @@ class RolloutLoop:
         torch.manual_seed(run.seed)
         np.random.seed(run.seed)
         self.np_rng = np.random.default_rng(run.seed)
+        check_run(run, cfg)
         self.envs = make_vector_env(run.env, run.num_envs)
         self.agent = build_agent(get_algo(algo), cfg, self.envs, self.device)
         space = self.envs.single_action_space

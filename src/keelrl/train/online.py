@@ -104,6 +104,9 @@ def train(algo: str, run: RunConfig, cfg, callback: Callable[[int], bool] | None
         agent_args(spec, probe)
     finally:
         probe.close()
+    if spec.loop == "on_policy":
+        from keelrl.train.on_policy import check_run
+        check_run(run, cfg)
     prepare_run_dir(run_dir, run.overwrite)
     run.run_dir = str(run_dir)
     meta = {"algo": algo, "keelrl_version": __version__, "torch_version": torch.__version__,

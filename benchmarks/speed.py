@@ -1,17 +1,17 @@
-"""SAC learner speed, keelrl vs Stable-Baselines3: alternating runs (A B A B ...), median ratio.
+"""Learner speed, keelrl vs Stable-Baselines3: alternating runs (A B A B ...), median ratio.
 
-    .venv/bin/python benchmarks/sac_speed.py --rounds 5 --updates 300 --threads 1
+    .venv/bin/python benchmarks/speed.py --algo td3 --rounds 5 --updates 300 --threads 1
 
-Each run is a fresh process (benchmarks/keel_sac_speed.py in .venv, benchmarks/sb3_sac_speed.py in
-benchmarks/.venv-sb3) timing gradient updates on a filled buffer of 10,000 random transitions with
-identical settings: 256x256 networks, two critics, batch 256, learned temperature, float32, the
-same torch (2.13.0) and thread count, HalfCheetah's sizes (obs 17, act 6). Writes
-results/sac_speed_<threads>t.json with every run and the median ratio.
+Each run is a fresh process (benchmarks/keel_speed.py in .venv, benchmarks/sb3_speed.py in
+benchmarks/.venv-sb3) timing gradient updates on synthetic data with identical settings (listed in
+keel_speed.py), the same torch (2.13.0) and thread count. Writes results/<algo>_speed_<threads>t.json
+with every run, the load average before each, and the median ratio.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -20,8 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS = {
-    "keelrl": [str(ROOT / ".venv/bin/python"), str(HERE / "keel_sac_speed.py")],
-    "sb3": [str(HERE / ".venv-sb3/bin/python"), str(HERE / "sb3_sac_speed.py")],
+    "keelrl": [str(ROOT / ".venv/bin/python"), str(HERE / "keel_speed.py")],
+    "sb3": [str(HERE / ".venv-sb3/bin/python"), str(HERE / "sb3_speed.py")],
 }
 
 
@@ -37,24 +37,28 @@ def cpu_name() -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--algo", required=True, choices=["sac", "td3", "ddpg", "dqn", "ppo"])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--updates", type=int, default=300)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     env = {"OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads), "PATH": "/usr/bin:/bin"}
     runs: dict[str, list[float]] = {k: [] for k in PEERS}
+    loads: list[float] = []
     for r in range(a.rounds):
         for lib, cmd in PEERS.items():
-            out = subprocess.run([*cmd, "--updates", str(a.updates), "--threads", str(a.threads)],
-                                 capture_output=True, text=True, env=env, check=True).stdout
+            loads.append(round(os.getloadavg()[0], 2))
+            out = subprocess.run([*cmd, "--algo", a.algo, "--updates", str(a.updates), "--threads", str(a.threads)],
+                                 capture_output=True, text=True, env=env, check=True, cwd=HERE).stdout
             ups = json.loads(out.strip().splitlines()[-1])["updates_per_s"]
             runs[lib].append(ups)
             print(f"round {r + 1}: {lib:7s} {ups:7.1f} updates/s", flush=True)
     ratios = [k / s for k, s in zip(runs["keelrl"], runs["sb3"])]
-    result = {"cpu": cpu_name(), "threads": a.threads, "updates_per_run": a.updates, "runs": runs,
+    result = {"algo": a.algo, "cpu": cpu_name(), "threads": a.threads, "updates_per_run": a.updates, "runs": runs,
+              "load_average_before_each_run": loads,
               "median_updates_per_s": {k: statistics.median(v) for k, v in runs.items()},
               "ratios_per_round": [round(x, 3) for x in ratios], "median_ratio": round(statistics.median(ratios), 3)}
-    out = HERE / "results" / f"sac_speed_{a.threads}t.json"
+    out = HERE / "results" / f"{a.algo}_speed_{a.threads}t.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("median_updates_per_s", "median_ratio")}))
