@@ -1,13 +1,13 @@
 """Stable-Baselines3 evaluation curves for SAC, TD3, DDPG, PPO and DQN: the peer side of the returns benchmarks.
 
-Run inside the benchmark venv (see sb3_sac_returns.py for how it is made):
+Run inside the benchmark venv (see sb3_eval.py for how it is made):
 
     benchmarks/.venv-sb3/bin/python benchmarks/sb3_returns.py --algo td3 \
         --env Hopper-v5 --seed 1 --total-steps 50000 --learning-starts 5000 \
         --eval-every 5000 --out benchmarks/results/td3_returns/sb3/Hopper-v5/seed1.csv
 
 The settings are keelrl's defaults for each algorithm (the ones run_queue.sh gives keelrl), written
-out in SB3's terms in SETTINGS below. Evaluation and the CSV files are those of sb3_sac_returns.py:
+out in SB3's terms in build() below. Evaluation and the CSV files are sb3_eval.py's:
 deterministic policy, --eval-episodes episodes, first reset seeded with seed + 10000.
 """
 
@@ -16,12 +16,12 @@ import argparse
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3 import DDPG, DQN, PPO, TD3
+from stable_baselines3 import DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from sb3_sac_returns import EvalCallback, Evaluator, make_sac, write_csv
+from sb3_eval import EvalCallback, Evaluator, write_csv
 
 
 def off_policy(cls, env, seed, learning_starts, **extra):
@@ -38,7 +38,11 @@ def off_policy(cls, env, seed, learning_starts, **extra):
 def build(algo, env_id, seed, learning_starts):
     """-> (model, predict(obs) -> action): predict sees raw env observations."""
     if algo == "sac":
-        model = make_sac(env_id, seed, learning_starts)
+        # 256x256, Adam 3e-4, batch 256, buffer 1e6, gamma 0.99, tau 0.005, alpha learned from 1.0 against -|A|
+        model = SAC("MlpPolicy", gym.make(env_id), policy_kwargs=dict(net_arch=[256, 256]), learning_rate=3e-4,
+                    buffer_size=1_000_000, learning_starts=learning_starts, batch_size=256, tau=0.005, gamma=0.99,
+                    train_freq=1, gradient_steps=1, ent_coef="auto", target_entropy="auto", seed=seed, device="cpu",
+                    verbose=0)
         return model, model.predict
     if algo == "td3":
         model = off_policy(TD3, gym.make(env_id), seed, learning_starts,
@@ -106,17 +110,7 @@ def main():
     model, predict = build(args.algo, args.env, args.seed, args.learning_starts)
     evaluator = Evaluator(args.env, args.seed, args.eval_episodes, args.out)
     wrapped = _PredictModel(predict)
-
-    class Callback(EvalCallback):
-        def _on_step(self):
-            for info in self.locals.get("infos", []):
-                if "episode" in info:
-                    self.train_rows.append([self.num_timesteps, f"{info['episode']['r']:.4f}"])
-            if self.num_timesteps % self.eval_every == 0:
-                self.evaluator(wrapped, self.num_timesteps)
-            return True
-
-    callback = Callback(evaluator, args.eval_every)
+    callback = EvalCallback(evaluator, args.eval_every, wrapped)
     model.learn(total_timesteps=args.total_steps, callback=callback)
     if evaluator.last_step != model.num_timesteps:
         evaluator(wrapped, model.num_timesteps)

@@ -1,6 +1,6 @@
 """Stable-Baselines3 learner speed on synthetic data, the peer side of keel_speed.py. Prints one JSON line.
 
-Run inside the benchmark venv (stable-baselines3==2.9.2, torch==2.13.0; see sb3_sac_returns.py):
+Run inside the benchmark venv (stable-baselines3==2.9.2, torch==2.13.0; see sb3_eval.py):
 
     OMP_NUM_THREADS=1 benchmarks/.venv-sb3/bin/python benchmarks/sb3_speed.py --algo td3 --updates 300 --threads 1
 

@@ -50,6 +50,17 @@ def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
     return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
+def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndarray:
+    """With SAME_STEP autoreset a finished copy's `next_obs` is already the reset observation; the
+    observation that ended its episode is in info["final_obs"]. Returns the true next observations."""
+    if not done.any():
+        return next_obs
+    real = next_obs.copy()
+    for i in np.flatnonzero(done):
+        real[i] = info["final_obs"][i]
+    return real
+
+
 def _spaces(env: gym.Env | SyncVectorEnv) -> tuple[gym.Space, gym.Space, str]:
     obs_space = getattr(env, "single_observation_space", env.observation_space)
     act_space = getattr(env, "single_action_space", env.action_space)

@@ -6,6 +6,8 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
+
 from keelrl.train.checkpoint import atomic_write_text
 
 EVAL_CSV, TRAIN_CSV, METRICS_CSV = "eval.csv", "train.csv", "metrics.csv"
@@ -104,3 +106,27 @@ class ProgressBar:
     def close(self) -> None:
         if self.enabled:
             self._p.stop()
+
+
+class EpisodeTracker:
+    """Running return and length of each vector-env copy's current episode; logs finished ones."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.ep_return = np.zeros(num_envs)
+        self.ep_length = np.zeros(num_envs, dtype=np.int64)
+        self.last_return: float | None = None
+
+    def step(self, reward: np.ndarray, done: np.ndarray, step: int, log: "RunLogger") -> None:
+        self.ep_return += reward
+        self.ep_length += 1
+        for i in np.flatnonzero(done):
+            self.last_return = float(self.ep_return[i])
+            log.log_episode(step, self.last_return, int(self.ep_length[i]))
+            self.ep_return[i], self.ep_length[i] = 0.0, 0
+
+    def state_dict(self) -> dict:
+        return {"ep_return": self.ep_return.copy(), "ep_length": self.ep_length.copy(), "last_train": self.last_return}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ep_return, self.ep_length = state["ep_return"].copy(), state["ep_length"].copy()
+        self.last_return = state["last_train"]

@@ -17,12 +17,12 @@ import torch
 
 from keelrl.algos import build_agent, get_algo
 from keelrl.data.rollout import RolloutBuffer
-from keelrl.envs.make import make_env, make_vector_env, vector_restore, vector_snapshot
+from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
 from keelrl.train.config import RunConfig
-from keelrl.train.logging import ProgressBar, RunLogger
-from keelrl.train.online import _StopFlag, check_finite, evaluate_and_log, finish_run, resolve_device
+from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
+from keelrl.train.online import _StopFlag, check_finite, evaluate_and_log, finish_run, setup_process
 
 
 def check_run(run: RunConfig, cfg) -> None:
@@ -37,12 +37,7 @@ def check_run(run: RunConfig, cfg) -> None:
 class RolloutLoop:
     def __init__(self, algo: str, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
         self.algo, self.run_cfg, self.cfg, self.run_dir = algo, run, cfg, run_dir
-        self.device = resolve_device(run.device)
-        if run.threads > 0:
-            torch.set_num_threads(run.threads)
-        torch.manual_seed(run.seed)
-        np.random.seed(run.seed)
-        self.np_rng = np.random.default_rng(run.seed)
+        self.device, self.np_rng = setup_process(run)
         check_run(run, cfg)
         self.envs = make_vector_env(run.env, run.num_envs)
         self.agent = build_agent(get_algo(algo), cfg, self.envs, self.device)
@@ -51,9 +46,8 @@ class RolloutLoop:
                                      None if self.agent.discrete else space.shape[0], self.device)
         self.eval_env = make_env(run.env) if run.eval_episodes > 0 else None
         self.step, self.wall_offset = 0, 0.0
-        self.last_train, self.last_eval, self.last_eval_step = None, None, None
-        self.ep_return = np.zeros(run.num_envs)
-        self.ep_length = np.zeros(run.num_envs, dtype=np.int64)
+        self.last_eval, self.last_eval_step = None, None
+        self.episodes = EpisodeTracker(run.num_envs)
         if ckpt is None:
             raw, _ = self.envs.reset(seed=run.seed)
             self.obs = self.agent.normalize_obs(raw, update=True)
@@ -65,8 +59,8 @@ class RolloutLoop:
             "keelrl": "run", "algo": self.algo, "agent": self.agent.state_dict(),
             "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
             "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
-            "loop": {"step": self.step, "obs": self.obs.cpu(), "ep_return": self.ep_return, "ep_length": self.ep_length,
-                     "last_train": self.last_train, "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
+            "loop": {"step": self.step, "obs": self.obs.cpu(), **self.episodes.state_dict(),
+                     "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
                      "wall": self.wall_offset + time.perf_counter() - self.t0},
         }, self.run_dir / CHECKPOINT_NAME)
         self.last_checkpoint_step = self.step
@@ -77,8 +71,8 @@ class RolloutLoop:
         set_rng_state(ckpt["rng"], self.np_rng)
         loop = ckpt["loop"]
         self.step, self.obs = loop["step"], loop["obs"].to(self.device)
-        self.ep_return, self.ep_length = loop["ep_return"], loop["ep_length"]
-        self.last_train, self.last_eval, self.wall_offset = loop["last_train"], loop["last_eval"], loop["wall"]
+        self.episodes.load_state_dict(loop)
+        self.last_eval, self.wall_offset = loop["last_eval"], loop["wall"]
         self.last_eval_step = loop["last_eval_step"]
 
     def _collect(self, log: RunLogger) -> None:
@@ -90,21 +84,14 @@ class RolloutLoop:
             action, log_prob, value = agent.sample(self.obs)
             raw_next, reward, term, trunc, info = self.envs.step(agent.to_env(action))
             done = term | trunc
-            real_next = raw_next.copy()
-            for i in np.flatnonzero(done):  # SAME_STEP autoreset: the true last observation is in final_obs
-                real_next[i] = info["final_obs"][i]
+            real_next = true_next_obs(raw_next, done, info)
             next_obs = agent.normalize_obs(raw_next, update=True)
             true_next = agent.normalize_obs(real_next) if done.any() else next_obs
             self.rollout.add(self.obs, action, log_prob, value, agent.scale_reward(reward, done), true_next.cpu().numpy(),
                              term, done)
             self.obs = next_obs
             self.step += n
-            self.ep_return += reward
-            self.ep_length += 1
-            for i in np.flatnonzero(done):
-                self.last_train = float(self.ep_return[i])
-                log.log_episode(self.step, self.last_train, int(self.ep_length[i]))
-                self.ep_return[i], self.ep_length[i] = 0.0, 0
+            self.episodes.step(reward, done, self.step, log)
             if run.eval_every and self.step // run.eval_every > prev // run.eval_every:
                 self._evaluate(log)
 
@@ -126,7 +113,7 @@ class RolloutLoop:
                     if self.step // run.log_every > prev // run.log_every:
                         log.log_metrics(self.step, {"updates": self.agent.num_updates, "sps": round(sps, 1),
                                                     **{k: float(v) for k, v in metrics.items()}})
-                    bar.update(self.step, sps, self.last_train, self.last_eval)
+                    bar.update(self.step, sps, self.episodes.last_return, self.last_eval)
                     stop = (callback is not None and callback(self.step)) or flag.stop
                     if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
                         self._checkpoint()

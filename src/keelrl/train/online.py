@@ -24,13 +24,13 @@ from keelrl import __version__
 from keelrl.algos import agent_args, build_agent, get_algo
 from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
-from keelrl.envs.make import make_env, make_vector_env, vector_restore, vector_snapshot
+from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, read_checkpoint,
                                      rng_state, set_rng_state)
 from keelrl.train.config import RunConfig
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
-from keelrl.train.logging import ProgressBar, RunLogger
+from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
 
 CONFIG_NAME = "config.json"
 
@@ -153,12 +153,7 @@ def _loop_class(spec):
 class _Loop:
     def __init__(self, algo: str, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
         self.algo, self.run_cfg, self.cfg, self.run_dir = algo, run, cfg, run_dir
-        self.device = resolve_device(run.device)
-        if run.threads > 0:
-            torch.set_num_threads(run.threads)
-        torch.manual_seed(run.seed)
-        np.random.seed(run.seed)
-        self.np_rng = np.random.default_rng(run.seed)
+        self.device, self.np_rng = setup_process(run)
 
         self.envs = make_vector_env(run.env, run.num_envs)
         self.agent = build_agent(get_algo(algo), cfg, self.envs, self.device)
@@ -172,10 +167,9 @@ class _Loop:
         self.eval_env = make_env(run.env) if run.eval_episodes > 0 else None
 
         self.step, self.update_debt, self.wall_offset = 0, 0.0, 0.0
-        self.last_train, self.last_eval, self.last_eval_step = None, None, None
+        self.last_eval, self.last_eval_step = None, None
         self.metrics: dict[str, torch.Tensor] = {}
-        self.ep_return = np.zeros(run.num_envs)
-        self.ep_length = np.zeros(run.num_envs, dtype=np.int64)
+        self.episodes = EpisodeTracker(run.num_envs)
         if ckpt is None:
             self.obs, _ = self.envs.reset(seed=run.seed)
             self.envs.action_space.seed(run.seed)
@@ -190,7 +184,7 @@ class _Loop:
             "nstep": None if self.writer is None else self.writer.state_dict(),
             "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
             "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
-                     "ep_return": self.ep_return, "ep_length": self.ep_length, "last_train": self.last_train,
+                     **self.episodes.state_dict(),
                      "last_eval": self.last_eval, "last_eval_step": self.last_eval_step,
                      "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()},
                      "wall": self.wall_offset + time.perf_counter() - self.t0},
@@ -206,8 +200,8 @@ class _Loop:
         set_rng_state(ckpt["rng"], self.np_rng)
         loop = ckpt["loop"]
         self.step, self.obs, self.update_debt = loop["step"], loop["obs"], loop["update_debt"]
-        self.ep_return, self.ep_length = loop["ep_return"], loop["ep_length"]
-        self.last_train, self.last_eval, self.wall_offset = loop["last_train"], loop["last_eval"], loop["wall"]
+        self.episodes.load_state_dict(loop)
+        self.last_eval, self.wall_offset = loop["last_eval"], loop["wall"]
         self.last_eval_step = loop["last_eval_step"]
         self.metrics = {k: v.to(self.device) for k, v in loop["metrics"].items()}  # the last update's, until the next
 
@@ -231,22 +225,14 @@ class _Loop:
                         env_action = self.agent.explore(self.obs, self.step)
                     next_obs, reward, term, trunc, info = self.envs.step(env_action)
                     done = term | trunc
-                    real_next = next_obs.copy()
-                    if done.any():  # SAME_STEP autoreset: the true last observation is in final_obs
-                        for i in np.flatnonzero(done):
-                            real_next[i] = info["final_obs"][i]
+                    real_next = true_next_obs(next_obs, done, info)
                     if self.writer is None:
                         self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term)
                     else:
                         self.writer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term, trunc)
                     self.obs = next_obs
                     self.step += n
-                    self.ep_return += reward
-                    self.ep_length += 1
-                    for i in np.flatnonzero(done):
-                        self.last_train = float(self.ep_return[i])
-                        log.log_episode(self.step, self.last_train, int(self.ep_length[i]))
-                        self.ep_return[i], self.ep_length[i] = 0.0, 0
+                    self.episodes.step(reward, done, self.step, log)
 
                     if prev >= cfg.learning_starts:  # the first learning_starts steps only fill the buffer
                         self.update_debt += n * cfg.updates_per_step
@@ -267,7 +253,7 @@ class _Loop:
                         sps_t, sps_step = now, self.step
                         log.log_metrics(self.step, {"updates": self.agent.num_updates, "sps": round(sps, 1),
                                                     **{k: float(v) for k, v in self.metrics.items()}})
-                        bar.update(self.step, sps, self.last_train, self.last_eval)
+                        bar.update(self.step, sps, self.episodes.last_return, self.last_eval)
                     stop = (callback is not None and callback(self.step)) or flag.stop
                     if self.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
                         if self.metrics:
@@ -279,7 +265,7 @@ class _Loop:
                 if self.last_eval_step != self.step:
                     self._evaluate(log)  # the final evaluation, at the end of the budget
                 bar.update(self.step, (self.step - sps_step) / max(time.perf_counter() - sps_t, 1e-9),
-                           self.last_train, self.last_eval)
+                           self.episodes.last_return, self.last_eval)
                 if self.last_checkpoint_step != self.step:
                     self._checkpoint()
         finally:
@@ -311,6 +297,16 @@ class _Loop:
 
 
 # ---- pieces both loops (this one and on_policy.RolloutLoop) use
+
+def setup_process(run: RunConfig) -> tuple[torch.device, np.random.Generator]:
+    """Device, torch threads and every seed of a run; returns (device, the loop's numpy Generator)."""
+    device = resolve_device(run.device)
+    if run.threads > 0:
+        torch.set_num_threads(run.threads)
+    torch.manual_seed(run.seed)
+    np.random.seed(run.seed)
+    return device, np.random.default_rng(run.seed)
+
 
 def check_finite(metrics: dict[str, torch.Tensor], step: int, num_updates: int, run_dir: Path,
                  last_checkpoint_step: int | None) -> None:

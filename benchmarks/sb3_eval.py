@@ -1,11 +1,7 @@
-"""Stable-Baselines3 SAC evaluation curves: the peer baseline for keelrl's SAC.
+"""Evaluation and CSV writing for the Stable-Baselines3 side of the returns benchmarks (sb3_returns.py).
 
-Run inside the benchmark venv (pinned: stable-baselines3==2.9.2, torch==2.13.0,
-gymnasium[mujoco]>=1.0,<2, mujoco>=3.1,<4):
-
-    benchmarks/.venv-sb3/bin/python benchmarks/sb3_sac_returns.py \
-        --env Pendulum-v1 --seed 1 --total-steps 15000 --learning-starts 1000 \
-        --eval-every 1000 --out benchmarks/results/sac_returns/sb3/Pendulum-v1/seed1.csv
+The benchmark venv is made with (pinned): torch==2.13.0 first, then stable-baselines3==2.9.2,
+gymnasium[mujoco]>=1.0,<2, mujoco>=3.1,<4, in benchmarks/.venv-sb3 (git-ignored).
 
 Every --eval-every env steps (and at the final step) the deterministic policy is
 run for --eval-episodes full episodes on a separate eval env (first reset seeded
@@ -14,15 +10,12 @@ eval_return_std,wall_s) is rewritten atomically after each evaluation; training
 episode returns go to <out minus .csv>_train.csv (step,episode_return).
 """
 
-import argparse
 import csv
 import os
 import time
 
 import gymnasium as gym
 import numpy as np
-import torch
-from stable_baselines3 import SAC
 from stable_baselines3.common.callbacks import BaseCallback
 
 
@@ -68,11 +61,12 @@ class Evaluator:
 
 
 class EvalCallback(BaseCallback):
-    """Evaluates every eval_every env steps and records training-episode returns."""
+    """Evaluates `policy` (anything with .predict(obs, deterministic)) every eval_every env steps and
+    records training-episode returns."""
 
-    def __init__(self, evaluator, eval_every):
+    def __init__(self, evaluator, eval_every, policy):
         super().__init__()
-        self.evaluator, self.eval_every = evaluator, eval_every
+        self.evaluator, self.eval_every, self.policy = evaluator, eval_every, policy
         self.train_rows = []
 
     def _on_step(self):
@@ -80,45 +74,5 @@ class EvalCallback(BaseCallback):
             if "episode" in info:  # added by SB3's Monitor wrapper
                 self.train_rows.append([self.num_timesteps, f"{info['episode']['r']:.4f}"])
         if self.num_timesteps % self.eval_every == 0:
-            self.evaluator(self.model, self.num_timesteps)
+            self.evaluator(self.policy, self.num_timesteps)
         return True
-
-
-def make_sac(env_id, seed, learning_starts):
-    """keelrl's SAC defaults in SB3's terms."""
-    return SAC(
-        "MlpPolicy", gym.make(env_id),
-        policy_kwargs=dict(net_arch=[256, 256]),
-        learning_rate=3e-4, buffer_size=1_000_000, learning_starts=learning_starts,
-        batch_size=256, tau=0.005, gamma=0.99, train_freq=1, gradient_steps=1,
-        ent_coef="auto",  # learned, initial alpha 1.0
-        target_entropy="auto",  # -|A|
-        seed=seed, device="cpu", verbose=0,
-    )
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--env", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--total-steps", type=int, required=True)
-    p.add_argument("--learning-starts", type=int, required=True)
-    p.add_argument("--eval-every", type=int, required=True)
-    p.add_argument("--eval-episodes", type=int, default=10)
-    p.add_argument("--out", required=True)
-    args = p.parse_args()
-
-    torch.set_num_threads(1)
-    model = make_sac(args.env, args.seed, args.learning_starts)
-    evaluator = Evaluator(args.env, args.seed, args.eval_episodes, args.out)
-    callback = EvalCallback(evaluator, args.eval_every)
-    model.learn(total_timesteps=args.total_steps, callback=callback)
-    if evaluator.last_step != model.num_timesteps:
-        evaluator(model, model.num_timesteps)
-
-    base = args.out[:-4] if args.out.endswith(".csv") else args.out
-    write_csv(base + "_train.csv", ["step", "episode_return"], callback.train_rows)
-
-
-if __name__ == "__main__":
-    main()
