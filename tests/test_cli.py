@@ -1,6 +1,5 @@
 """The `keel` command: each bad input gets one clear line and destroys nothing; eval and plot work."""
 import json
-from pathlib import Path
 
 import pytest
 import torch

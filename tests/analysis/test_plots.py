@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from keelrl.analysis.plots import mean_confidence_band
 

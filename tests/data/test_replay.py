@@ -1,5 +1,4 @@
 """Replay buffer: circular insert, sampling, state round trip; and what the loop stores in it."""
-import gymnasium as gym
 import numpy as np
 import torch
 

@@ -18,7 +18,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.errors import check

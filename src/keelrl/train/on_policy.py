@@ -12,8 +12,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import torch
 
 from keelrl.algos import build_agent, get_algo
 from keelrl.data.rollout import RolloutBuffer
@@ -22,7 +20,7 @@ from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
 from keelrl.train.config import RunConfig
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
-from keelrl.train.online import _StopFlag, check_finite, evaluate_and_log, finish_run, setup_process
+from keelrl.train.session import StopFlag, check_finite, evaluate_and_log, finish_run, setup_process
 
 
 def check_run(run: RunConfig, cfg) -> None:
@@ -103,7 +101,7 @@ class RolloutLoop:
         log = RunLogger(self.run_dir, list(self.agent.metric_names), resume_step=resumed_from)
         bar = ProgressBar(run.total_steps, self.step, run.progress, f"{self.algo} {run.env}")
         try:
-            with _StopFlag() as flag:
+            with StopFlag() as flag:
                 while self.step < run.total_steps:
                     prev, t_start = self.step, time.perf_counter()
                     self._collect(log)
