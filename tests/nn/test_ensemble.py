@@ -51,3 +51,15 @@ def test_members_are_initialised_independently():
     ens = EnsembleCritic(2, 3, 1, (16,))
     w = ens.net.layers[0].weight
     assert not torch.equal(w[0], w[1])
+
+
+def test_member_equals_its_slice_of_the_ensemble_and_trains_only_itself():
+    torch.manual_seed(0)
+    critic = EnsembleCritic(3, 5, 2, (16, 16))
+    obs, act = torch.randn(7, 5), torch.randn(7, 2)
+    for i in range(3):
+        torch.testing.assert_close(critic.member(i, obs, act), critic(obs, act)[i])
+    critic.member(1, obs, act).sum().backward()
+    for layer in critic.net.layers:
+        assert layer.weight.grad[1].abs().sum() > 0
+        assert layer.weight.grad[0].abs().sum() == 0 and layer.weight.grad[2].abs().sum() == 0

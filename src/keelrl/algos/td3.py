@@ -160,7 +160,7 @@ class DeterministicActorCritic:
     def actor_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One step of J_μ with the critics frozen (no gradient is computed for their weights)."""
         self.critic.requires_grad_(False)
-        loss_pi, info = deterministic_actor_loss(self.critic(batch.obs, self.actor(batch.obs))[0])
+        loss_pi, info = deterministic_actor_loss(self.critic.member(0, batch.obs, self.actor(batch.obs)))
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()

@@ -54,6 +54,15 @@ class EnsembleMLP(nn.Module):
             x = torch.relu(layer(x))
         return self.layers[-1](x)
 
+    def forward_member(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """Member i alone: x [B, in] -> [B, out], computing (and back-propagating through) no other member."""
+        last = len(self.layers) - 1
+        for k, layer in enumerate(self.layers):
+            x = torch.addmm(layer.bias[i], x, layer.weight[i])
+            if k < last:
+                x = torch.relu(x)
+        return x
+
 
 class EnsembleCritic(nn.Module):
     """E state-action value functions Q_i(s, a), i = 1..E.
@@ -68,3 +77,7 @@ class EnsembleCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
+
+    def member(self, i: int, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Q_i(s, a) alone: obs [B, O], action [B, A] -> [B]."""
+        return self.net.forward_member(torch.cat([obs, action], dim=-1), i).squeeze(-1)
