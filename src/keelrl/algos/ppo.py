@@ -31,6 +31,7 @@ from keelrl.data.rollout import RolloutBuffer
 from keelrl.errors import check
 from keelrl.functional import gae
 from keelrl.nn.mlp import mlp
+from keelrl.optim import adam
 
 
 @dataclass
@@ -157,7 +158,9 @@ class PPOPolicy(nn.Module):
 
     def distribution(self, obs: torch.Tensor):
         out = self.actor(obs)
-        return Categorical(logits=out) if self.discrete else Normal(out, self.log_std.exp().expand_as(out))
+        if self.discrete:  # validate_args=False: the argument checks cost a host sync per call
+            return Categorical(logits=out, validate_args=False)
+        return Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
 
     def log_prob_entropy(self, dist, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.discrete:
@@ -177,7 +180,7 @@ class PPOAgent:
     def __init__(self, cfg: PPOConfig, obs_dim: int, action_space: gym.Space, device: torch.device | str = "cpu") -> None:
         self.cfg, self.obs_dim, self.action_space, self.device = cfg, obs_dim, action_space, torch.device(device)
         self.policy = PPOPolicy(obs_dim, action_space, cfg).to(self.device)
-        self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr, eps=1e-5, foreach=True)
+        self.opt = adam(self.policy.parameters(), cfg.lr, eps=1e-5)  # ε = 1e-5: the PPO implementations' (Huang et al. 2022)
         self.obs_normalizer = ObservationNormalizer(obs_dim, cfg.obs_clip) if cfg.normalize_obs else None
         self.reward_scaler: RewardScaler | None = None  # made by the loop, which knows num_envs
         self.num_updates = 0
