@@ -6,7 +6,8 @@ Reads benchmarks/results/<algo>_returns/<lib>/<env>/seed<S>.csv (written by run_
 each seed's FINAL deterministic evaluation (mean of 10 episodes at the end of the budget), and
 reports per environment the interquartile mean over seeds with a 95% bootstrap interval
 (scipy.stats.bootstrap of the 25%-trimmed mean, percentile method), the plain mean and the per-seed
-values, the first evaluation step at which each seed reached --threshold (if given), and the
+values, the mean of each seed's last 5 evaluations (a less noisy second look, labelled as such),
+the first evaluation step at which each seed reached --threshold (if given), and the
 whole-run environment steps per second (both libraries ran side by side, one process each on a
 2-core machine, so that figure is comparable between them, not absolute). Budgets come from the
 jobs files (sac_jobs.txt, online_jobs.txt); only complete runs (final row at or past the budget:
@@ -67,13 +68,14 @@ def main() -> None:
     curves: dict = {}
     for env, budget in budgets(a.algo).items():
         for lib in LIBS:
-            finals, seeds, runs, sps, reach = [], [], [], [], []
+            finals, seeds, runs, sps, reach, last5 = [], [], [], [], [], []
             for path in sorted((root / lib / env).glob("seed*.csv")):
                 if path.stem.endswith("_train"):
                     continue
                 steps, ret, wall = read_curve(path)
                 if len(steps) and steps[-1] >= budget:
                     finals.append(ret[-1])
+                    last5.append(float(ret[-5:].mean()))
                     sps.append(steps[-1] / wall)
                     if a.threshold is not None:
                         hit = np.flatnonzero(ret >= a.threshold)
@@ -86,19 +88,21 @@ def main() -> None:
             iqm, lo, hi = iqm_interval(x)
             summary.setdefault(env, {})[lib] = {"budget": budget, "seeds": seeds, "final_returns": x.round(2).tolist(),
                                                 "mean": round(float(x.mean()), 2), "iqm": round(iqm, 2),
+                                                "last5_mean_per_seed": [round(v, 2) for v in last5],
                                                 "iqm_ci95": [round(lo, 2), round(hi, 2)],
                                                 "env_steps_per_s_median": round(float(np.median(sps)), 1),
                                                 **({"first_step_reaching_threshold": reach} if a.threshold is not None else {})}
             curves.setdefault(env, {})[lib] = runs
 
     extra = f" first eval ≥ {a.threshold:g} (per seed) |" if a.threshold is not None else ""
-    lines = ["| env (budget) | library | seeds | final return, IQM [95% CI] | mean | per seed | env steps/s (whole run, median) |" + extra,
-             "|---|---|---|---|---|---|---|" + ("---|" if extra else "")]
+    lines = ["| env (budget) | library | seeds | final return, IQM [95% CI] | mean | per seed | mean of the last 5 evaluations (mean over seeds) | env steps/s (whole run, median) |" + extra,
+             "|---|---|---|---|---|---|---|---|" + ("---|" if extra else "")]
     for env, libs in summary.items():
         for lib, s in libs.items():
             ci = "" if np.isnan(s["iqm_ci95"][0]) else f" [{s['iqm_ci95'][0]:.1f}, {s['iqm_ci95'][1]:.1f}]"
             lines.append(f"| {env} ({s['budget'] // 1000}k steps) | {lib} | {len(s['seeds'])} | {s['iqm']:.1f}{ci} | "
-                         f"{s['mean']:.1f} | {', '.join(f'{v:.0f}' for v in s['final_returns'])} | {s['env_steps_per_s_median']:.0f} |"
+                         f"{s['mean']:.1f} | {', '.join(f'{v:.0f}' for v in s['final_returns'])} | {np.mean(s['last5_mean_per_seed']):.1f} | "
+                         f"{s['env_steps_per_s_median']:.0f} |"
                          + (f" {', '.join('never' if r is None else f'{r // 1000}k' for r in s['first_step_reaching_threshold'])} |"
                             if extra else ""))
     table = "\n".join(lines)
