@@ -1,4 +1,5 @@
-"""The online training loop for off-policy agents: act, step, store, update, evaluate, checkpoint.
+"""`train` and `resume` for every algorithm (on-policy ones run train/on_policy.py's RolloutLoop), and
+the loop for off-policy agents: act, step, store, update, evaluate, checkpoint.
 
 A run folder holds config.json, eval.csv, train.csv, metrics.csv, tb/ (TensorBoard events),
 checkpoint.pt and learning_curve.png. A checkpoint holds everything the loop needs to continue
