@@ -11,3 +11,44 @@ def _one_thread():
     """Tests are small: one thread is faster and makes float results reproducible."""
     torch.set_num_threads(1)
     yield
+
+
+# --------------------------------------------------------------------------- offline datasets
+
+@pytest.fixture
+def minari_root(tmp_path, monkeypatch):
+    """A private Minari datasets folder ($MINARI_DATASETS_PATH) for the test; created on first write."""
+    root = tmp_path / "datasets"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    return root
+
+
+@pytest.fixture
+def tiny_dataset(minari_root):
+    """make(dataset_id, env_id, steps, ...) -> (dataset_id, episodes): a small dataset of uniform random
+    actions recorded in a real environment with keelrl's collection helpers and written with write_minari."""
+    import numpy as np
+
+    from keelrl.data.collection import collect_episodes
+    from keelrl.data.offline import write_minari
+    from keelrl.envs.make import make_vector_env
+
+    def make(dataset_id="test/inverted-pendulum/random-v0", env_id="InvertedPendulum-v5", steps=300, seed=0,
+             num_envs=2, ref_min_score=0.0, ref_max_score=100.0, overwrite=False):
+        envs = make_vector_env(env_id, num_envs)
+        space = envs.single_action_space
+        rng = np.random.default_rng(seed)
+
+        def policy(obs):
+            if hasattr(space, "low"):
+                return rng.uniform(space.low, space.high, (obs.shape[0], *space.shape)).astype(np.float32)
+            return rng.integers(0, space.n, obs.shape[0])
+        try:
+            episodes = collect_episodes(envs, policy, steps, seed)
+        finally:
+            envs.close()
+        write_minari(dataset_id, episodes, env_id, ref_min_score, ref_max_score, "uniform random", "test data",
+                     overwrite=overwrite)
+        return dataset_id, episodes
+
+    return make

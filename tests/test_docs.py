@@ -7,15 +7,28 @@ from pathlib import Path
 import pytest
 
 import keelrl.algos.sac as sac
+from keelrl.algos import ALGOS
+from keelrl.algos.awac import AWACConfig
+from keelrl.algos.bc import BCConfig
+from keelrl.algos.cql import CQLConfig
 from keelrl.algos.ddpg import DDPGConfig
 from keelrl.algos.dqn import DQNConfig
+from keelrl.algos.edac import EDACConfig
+from keelrl.algos.iql import IQLConfig
 from keelrl.algos.ppo import PPOConfig
 from keelrl.algos.sac import SACConfig
+from keelrl.algos.sac_n import SACNConfig
 from keelrl.algos.td3 import TD3Config
+from keelrl.algos.td3_bc import TD3BCConfig
+from keelrl.train.collect import CollectConfig
+from keelrl.train.config import OfflineRunConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "algorithms"
+OFFLINE_GUIDE = DOCS.parent / "offline.md"
 
-PAGES = {"sac": SACConfig, "td3": TD3Config, "ddpg": DDPGConfig, "dqn": DQNConfig, "ppo": PPOConfig}
+PAGES = {"sac": SACConfig, "td3": TD3Config, "ddpg": DDPGConfig, "dqn": DQNConfig, "ppo": PPOConfig,
+         "bc": BCConfig, "td3_bc": TD3BCConfig, "cql": CQLConfig, "iql": IQLConfig, "awac": AWACConfig,
+         "sac_n": SACNConfig, "edac": EDACConfig}
 
 
 @pytest.mark.parametrize("algo", sorted(PAGES))
@@ -48,6 +61,33 @@ NAMED = {  # page -> the functions and classes its equation table maps the equat
             "keelrl.functional": ["gae", "reverse_linear_scan"],
             "keelrl.data.normalization": ["ObservationNormalizer", "RewardScaler", "RunningMeanStd"],
             "keelrl.data.rollout": ["RolloutBuffer"], "keelrl.train.on_policy": ["RolloutLoop"]},
+    # offline
+    "bc": {"keelrl.algos.bc": ["bc_mse_loss", "bc_nll_loss", "BCAgent"],
+           "keelrl.nn.actors": ["DeterministicActor", "TanhGaussianActor"],
+           "keelrl.data.normalization": ["FixedNormalizer"], "keelrl.train.offline": ["prepare_dataset"]},
+    "td3_bc": {"keelrl.algos.td3_bc": ["td3_bc_actor_loss", "TD3BCAgent"],
+               "keelrl.algos.td3": ["smoothed_target_action", "td3_critic_loss", "DeterministicActorCritic"],
+               "keelrl.data.normalization": ["FixedNormalizer"], "keelrl.train.offline": ["prepare_dataset"],
+               "keelrl.functional": ["soft_update", "td_target"]},
+    "cql": {"keelrl.algos.cql": ["cql_gap", "cql_critic_loss", "lagrange_loss", "CQLAgent"],
+            "keelrl.algos.sac": ["soft_q_target", "actor_loss_reparametrized", "temperature_loss"],
+            "keelrl.nn.actors": ["TanhGaussianActor"], "keelrl.nn.ensemble": ["EnsembleCritic", "orthogonal_init_"],
+            "keelrl.functional": ["soft_update"]},
+    "iql": {"keelrl.algos.iql": ["iql_value_loss", "iql_critic_loss", "awr_weights", "iql_actor_loss", "IQLAgent"],
+            "keelrl.functional": ["expectile_loss", "td_target", "soft_update"],
+            "keelrl.nn.actors": ["GaussianActor", "DeterministicActor"],
+            "keelrl.nn.ensemble": ["EnsembleCritic", "EnsembleMLP"], "keelrl.train.offline": ["prepare_dataset"]},
+    "awac": {"keelrl.algos.awac": ["awac_critic_loss", "AWACAgent"],
+             "keelrl.algos.iql": ["awr_weights", "iql_actor_loss"], "keelrl.nn.actors": ["GaussianActor"],
+             "keelrl.functional": ["td_target", "soft_update"]},
+    "sac_n": {"keelrl.algos.sac_n": ["ensemble_critic_loss", "SACNAgent"],
+              "keelrl.algos.sac": ["soft_q_target", "actor_loss_reparametrized", "temperature_loss"],
+              "keelrl.nn.actors": ["TanhGaussianActor"], "keelrl.nn.ensemble": ["EnsembleCritic", "edac_init_"],
+              "keelrl.functional": ["soft_update"]},
+    "edac": {"keelrl.algos.edac": ["edac_diversity_loss", "critic_action_gradients", "EDACAgent"],
+             "keelrl.algos.sac_n": ["SACNAgent", "ensemble_critic_loss", "validate_sac_n"],
+             "keelrl.algos.sac": ["soft_q_target", "actor_loss_reparametrized", "temperature_loss"],
+             "keelrl.nn.ensemble": ["edac_init_"], "keelrl.functional": ["soft_update"]},
 }
 
 
@@ -58,4 +98,58 @@ def test_page_names_real_functions(algo):
         mod = importlib.import_module(module)
         for name in names:
             assert f"`{name}" in page, f"docs/algorithms/{algo}.md does not name {name}"
+            assert hasattr(mod, name), f"{module} has no {name}"
+
+
+OFFLINE = sorted(name for name, spec in ALGOS.items() if spec.loop == "offline")
+
+
+@pytest.mark.parametrize("algo", OFFLINE)
+def test_offline_page_names_class_members_that_exist(algo):
+    """`Class.member` in an offline page (e.g. `OfflineDataset.obs_moments`) names a real attribute."""
+    page = (DOCS / f"{algo}.md").read_text()
+    modules = [importlib.import_module(m) for m in
+               [*NAMED[algo], "keelrl.data.offline", "keelrl.nn.distributions", "keelrl.algos.td3"]]
+    for cls_name, member in set(re.findall(r"`([A-Z]\w+)\.(\w+)`", page)):
+        owners = [getattr(m, cls_name) for m in modules if hasattr(m, cls_name)]
+        assert owners, f"docs/algorithms/{algo}.md names {cls_name}.{member}, but no module defines {cls_name}"
+        assert hasattr(owners[0], member), f"docs/algorithms/{algo}.md names {cls_name}.{member}, which does not exist"
+
+
+@pytest.mark.parametrize("algo", OFFLINE)
+def test_offline_page_lists_every_preset(algo):
+    page = (DOCS / f"{algo}.md").read_text()
+    guide = OFFLINE_GUIDE.read_text()
+    for preset, values in ALGOS[algo].presets.items():
+        assert f"`{preset}`" in page, f"docs/algorithms/{algo}.md does not list preset {preset}"
+        assert f"`{preset}`" in guide, f"docs/offline.md does not list preset {preset}"
+        for field in values:
+            assert f"`{field}`" in page, f"docs/algorithms/{algo}.md does not show {field} of preset {preset}"
+
+
+def test_offline_guide_links_every_offline_algorithm():
+    guide = OFFLINE_GUIDE.read_text()
+    for algo in OFFLINE:
+        assert (DOCS / f"{algo}.md").exists(), f"offline algorithm {algo} has no docs/algorithms/{algo}.md"
+        assert f"(algorithms/{algo}.md)" in guide, f"docs/offline.md does not link algorithms/{algo}.md"
+        assert f"`keel train {algo}`" in guide, f"docs/offline.md does not show keel train {algo}"
+
+
+@pytest.mark.parametrize("config", [CollectConfig, OfflineRunConfig], ids=lambda c: c.__name__)
+def test_offline_guide_covers_every_field(config):
+    guide = OFFLINE_GUIDE.read_text()
+    missing = [f.name for f in fields(config) if f"`{f.name}`" not in guide]
+    assert not missing, f"docs/offline.md does not mention {config.__name__} fields {missing}"
+
+
+def test_offline_guide_names_real_functions():
+    guide = OFFLINE_GUIDE.read_text()
+    named = {"keelrl.data.offline": ["load_minari", "OfflineDataset"],
+             "keelrl.train.offline": ["prepare_dataset"], "keelrl.data.normalization": ["FixedNormalizer"],
+             "keelrl.train.collect": ["CollectConfig"], "keelrl.train.config": ["OfflineRunConfig"],
+             "keelrl.train.checkpoint": ["load_agent"]}
+    for module, names in named.items():
+        mod = importlib.import_module(module)
+        for name in names:
+            assert f"`{name}" in guide, f"docs/offline.md does not name {name}"
             assert hasattr(mod, name), f"{module} has no {name}"

@@ -2,6 +2,8 @@
 (help text from their field docstrings), so every Config field is a flag.
 
     keel train sac --env HalfCheetah-v5 --seed 1 --total-steps 100000 --run-dir runs/x
+    keel train iql --dataset keel/hopper/medium-v0 --total-steps 100000 [--preset hopper-medium]
+    keel collect --policy runs/x --kind expert --steps 1000000 --name keel/hopper/expert-v0
     keel train --resume runs/x [--total-steps N]
     keel eval runs/x --episodes 10 [--video]
     keel plot runs/a runs/b ... [--out curves.png]
@@ -19,22 +21,48 @@ USAGE = """usage: keel COMMAND ...
 
 commands:
   train ALGO [flags]        train a new run (keel train ALGO --help lists every flag)
+  train ALGO --dataset ID   train an offline algorithm on a Minari dataset
   train --resume RUN_DIR    continue a run from its checkpoint
+  collect --name ID ...     make a Minari dataset from a saved policy (keel collect --help)
   eval RUN_DIR              evaluate a saved policy deterministically
   plot RUN_DIR...           learning curves, mean with a 95% band over seeds
 """
 
 
-def _train_spec(spec):
-    """A dataclass holding RunConfig and the algorithm's Config, flattened into one flag namespace."""
+def _train_spec(spec, preset: dict | None = None):
+    """A dataclass holding the run's config (RunConfig, or OfflineRunConfig for offline algorithms)
+    and the algorithm's Config, flattened into one flag namespace. A preset changes the Config's
+    defaults, so flags given explicitly still win."""
     import tyro
-    from keelrl.train.config import RunConfig
+    from keelrl.train.config import OfflineRunConfig, RunConfig
+    run_field = (("run", OfflineRunConfig) if spec.loop == "offline"
+                 else ("run", RunConfig, dataclasses.field(default_factory=RunConfig)))
     cls = dataclasses.make_dataclass(
         f"Train{spec.name.upper()}",
-        [("run", RunConfig, dataclasses.field(default_factory=RunConfig)),
-         ("algo", spec.config, dataclasses.field(default_factory=spec.config))])
-    cls.__doc__ = f"keel train {spec.name}: {spec.summary}."
+        [run_field, ("algo", spec.config, dataclasses.field(default_factory=lambda: spec.config(**(preset or {}))))])
+    cls.__doc__ = f"keel train {spec.name}: {spec.summary}." + (
+        f" Presets (--preset NAME): {', '.join(spec.presets)}." if spec.presets else "")
     return tyro.conf.OmitArgPrefixes[cls]
+
+
+def _pop_preset(spec, argv: list[str]) -> tuple[dict | None, list[str]]:
+    """Take `--preset NAME` out of argv; return the preset's Config values and the rest."""
+    rest, name, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == "--preset" and i + 1 < len(argv):
+            name, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith("--preset="):
+            name = argv[i].split("=", 1)[1]
+        else:
+            rest.append(argv[i])
+        i += 1
+    if name is None:
+        return None, rest
+    if name not in spec.presets:
+        have = ", ".join(spec.presets) or "none"
+        raise KeelError(f"{spec.name} has no preset {name!r}; its presets: {have}")
+    return spec.presets[name], rest
 
 
 def _cmd_train(argv: list[str]) -> int:
@@ -54,8 +82,15 @@ def _cmd_train(argv: list[str]) -> int:
         online.resume(a.resume, total_steps=a.total_steps, progress=False if a.no_progress else None)
         return 0
     spec = get_algo(argv[0])
+    preset, rest = _pop_preset(spec, argv[1:])
+    if spec.loop == "offline" and any(a == "--env" or a.startswith("--env=") for a in rest):
+        raise KeelError(f"{spec.name} trains offline on a dataset: pass --dataset ID (the evaluation environment "
+                        f"comes from the dataset's metadata), not --env")
+    if spec.loop != "offline" and any(a == "--dataset" or a.startswith("--dataset=") for a in rest):
+        offline = ", ".join(n for n, s in sorted(ALGOS.items()) if s.loop == "offline")
+        raise KeelError(f"{spec.name} trains online in an environment (--env); the offline algorithms are {offline}")
     import tyro
-    parsed = tyro.cli(_train_spec(spec), args=argv[1:], prog=f"keel train {spec.name}")
+    parsed = tyro.cli(_train_spec(spec, preset), args=rest, prog=f"keel train {spec.name}")
     online.train(spec.name, parsed.run, parsed.algo)
     return 0
 
@@ -87,7 +122,17 @@ def _cmd_plot(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "plot": _cmd_plot}
+def _cmd_collect(argv: list[str]) -> int:
+    import tyro
+    from keelrl.train.collect import CollectConfig, collect
+    argv = ["--sources" if a == "--from" else "--sources=" + a[7:] if a.startswith("--from=") else a for a in argv]
+    cfg = tyro.cli(CollectConfig, args=argv, prog="keel collect",
+                   description="Make a Minari dataset (D4RL-style kinds) from a saved keelrl policy.")
+    collect(cfg)
+    return 0
+
+
+COMMANDS = {"train": _cmd_train, "collect": _cmd_collect, "eval": _cmd_eval, "plot": _cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,3 +88,10 @@ def gae(reward: torch.Tensor, value: torch.Tensor, next_value: torch.Tensor, ter
     assert reward.shape == value.shape == next_value.shape == terminated.shape == episode_end.shape, "GAE inputs must all be [T, N]"
     delta = reward + gamma * (1.0 - terminated.to(reward.dtype)) * next_value - value
     return reverse_linear_scan(delta, gamma * lam * (1.0 - episode_end.to(reward.dtype)))
+
+
+def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
+    """L₂^τ(u) = |τ - 1(u < 0)| u², element-wise (IQL, Kostrikov et al. 2021, Eq. 5): with u = Q - V,
+    τ > 0.5 weighs under-estimates of Q by V more, so V tends to an upper expectile of Q."""
+    weight = torch.where(diff < 0, 1.0 - tau, tau)
+    return weight * diff.pow(2)

@@ -1,4 +1,5 @@
-"""Learning curves: mean over seeds with a shaded 95% confidence band, grouped by (env, algorithm)."""
+"""Learning curves: mean over seeds with a shaded 95% confidence band, grouped by (env or dataset,
+algorithm). Offline runs plot the normalized score when their dataset has reference scores."""
 from __future__ import annotations
 
 import csv
@@ -26,7 +27,9 @@ def mean_confidence_band(curves: np.ndarray, level: float = 0.95) -> tuple[np.nd
 
 
 def load_eval_curve(run_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
-    """A run folder's config.json and eval.csv (written by keelrl.train) -> (meta, steps, returns)."""
+    """A run folder's config.json and eval.csv (written by keelrl.train) -> (meta, steps, returns).
+
+    For an offline run whose eval.csv has normalized scores, `returns` are those scores."""
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
         raise KeelError(f"{run_dir} is not a keelrl run folder (no config.json)")
@@ -37,8 +40,21 @@ def load_eval_curve(run_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
         with open(eval_csv, newline="") as f:
             rows = list(csv.DictReader(f))
     steps = np.array([int(r["step"]) for r in rows])
-    returns = np.array([float(r["eval_return_mean"]) for r in rows])
+    key = "eval_normalized_mean" if rows and rows[0].get("eval_normalized_mean") else "eval_return_mean"
+    returns = np.array([float(r[key]) for r in rows])
     return meta, steps, returns
+
+
+def _panel(meta: dict) -> tuple[str, bool]:
+    """(panel title, offline?) of a run: its environment, or its dataset."""
+    run = meta["run"]
+    return (f"dataset {run['dataset']}", True) if "dataset" in run else (run["env"], False)
+
+
+def _has_normalized(run_dir: Path) -> bool:
+    with open(run_dir / "eval.csv", newline="") as f:
+        first = next(csv.DictReader(f), {})
+    return bool(first.get("eval_normalized_mean"))
 
 
 def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path:
@@ -49,10 +65,14 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
     import matplotlib.pyplot as plt
 
     groups: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
+    offline: dict[str, bool] = {}
+    normalized: dict[str, bool] = {}
     for d in map(Path, run_dirs):
         meta, steps, returns = load_eval_curve(d)
         if len(steps):
-            groups[meta["run"]["env"]][meta["algo"]].append((steps, returns))
+            panel, offline[panel] = _panel(meta)
+            normalized[panel] = offline[panel] and _has_normalized(d)
+            groups[panel][meta["algo"]].append((steps, returns))
     if not groups:
         raise KeelError("no evaluation results to plot in " + ", ".join(map(str, run_dirs)))
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
@@ -65,8 +85,8 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
             ax.plot(common, mean, label=f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''}{band})")
             ax.fill_between(common, lo, hi, alpha=0.25)
         ax.set_title(env)
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("evaluation return (deterministic)")
+        ax.set_xlabel("gradient updates" if offline[env] else "environment steps")
+        ax.set_ylabel("normalized score (deterministic)" if normalized[env] else "evaluation return (deterministic)")
         ax.grid(alpha=0.3)
         ax.legend()
     if title:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 class RunningMeanStd:
@@ -63,3 +64,28 @@ class RewardScaler:
     def load_state_dict(self, state: dict) -> None:
         self.rms.load_state_dict(state["rms"])
         self.returns = state["returns"].copy()
+
+
+class FixedNormalizer:
+    """o ↦ (o - μ) / σ with μ, σ fixed from a dataset (offline algorithms' state normalization);
+    the identity until `set` is called. Works on tensors on the agent's device."""
+
+    def __init__(self, dim: int, device: torch.device | str) -> None:
+        self.mean = torch.zeros(dim, device=device)
+        self.std = torch.ones(dim, device=device)
+
+    def set(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std)
+
+    def __call__(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        obs = torch.as_tensor(np.asarray(obs) if not torch.is_tensor(obs) else obs, dtype=torch.float32,
+                              device=self.mean.device)
+        return (obs - self.mean) / self.std
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.cpu().clone(), "std": self.std.cpu().clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean.copy_(state["mean"])
+        self.std.copy_(state["std"])

@@ -19,6 +19,10 @@ class ActionBounds:
         """Policy-space actions [N, A] (a tensor in [-1, 1]) -> env-space numpy actions."""
         return (action * self.scale + self.bias).cpu().numpy()
 
+    def to_env_numpy(self, action: np.ndarray) -> np.ndarray:
+        """Policy-space numpy actions -> env-space numpy actions."""
+        return np.asarray(action, dtype=np.float32) * self._scale_np + self._bias_np
+
     def to_policy(self, env_action: np.ndarray) -> np.ndarray:
         """Env-space actions -> the policy's [-1, 1] (what a replay buffer stores)."""
         return np.clip((np.asarray(env_action, dtype=np.float32) - self._bias_np) / self._scale_np, -1.0, 1.0)

@@ -64,6 +64,8 @@ def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndar
 def _spaces(env: gym.Env | SyncVectorEnv) -> tuple[gym.Space, gym.Space, str]:
     obs_space = getattr(env, "single_observation_space", env.observation_space)
     act_space = getattr(env, "single_action_space", env.action_space)
+    if getattr(env, "dataset_id", None):  # an offline dataset carries the spaces it was recorded with
+        return obs_space, act_space, f"dataset {env.dataset_id}"
     spec = getattr(env, "spec", None) or getattr(getattr(env, "envs", [None])[0], "spec", None)
     return obs_space, act_space, spec.id if spec is not None else "this environment"
 

@@ -36,3 +36,19 @@ class DeterministicActor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.net(obs))
+
+
+class GaussianActor(nn.Module):
+    """π(a|s) = N(tanh(f(s)), diag σ²) with a state-independent, clamped log σ (the IQL and AWAC
+    policies): the mean lies in [-1, 1]^A, samples are not squashed. obs [B, O] -> Normal over [B, A]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], log_std_min: float, log_std_max: float) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, act_dim)
+        self.log_std = nn.Parameter(torch.zeros(act_dim))
+        self.log_std_min, self.log_std_max = log_std_min, log_std_max
+
+    def forward(self, obs: torch.Tensor) -> torch.distributions.Normal:
+        mean = torch.tanh(self.net(obs))
+        std = self.log_std.clamp(self.log_std_min, self.log_std_max).exp().expand_as(mean)
+        return torch.distributions.Normal(mean, std, validate_args=False)

@@ -81,3 +81,24 @@ class EnsembleCritic(nn.Module):
     def member(self, i: int, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """Q_i(s, a) alone: obs [B, O], action [B, A] -> [B]."""
         return self.net.forward_member(torch.cat([obs, action], dim=-1), i).squeeze(-1)
+
+
+def orthogonal_init_(net: EnsembleMLP, hidden_gain: float = math.sqrt(2), last_gain: float = 1e-2) -> None:
+    """Orthogonal weights member by member (gain √2 for hidden layers, `last_gain` for the output
+    layer), zero biases: the initialization CQL's reference code gives its critics."""
+    with torch.no_grad():
+        for k, layer in enumerate(net.layers):
+            gain = last_gain if k == len(net.layers) - 1 else hidden_gain
+            for w in layer.weight:  # [in, out] per member; init the [out, in] view like nn.Linear's weight
+                nn.init.orthogonal_(w.T, gain=gain)
+            layer.bias.zero_()
+
+
+def edac_init_(net: EnsembleMLP, bias: float = 0.1, last_bound: float = 3e-3) -> None:
+    """The initialization of the SAC-N/EDAC reference code: hidden biases 0.1, output layer
+    weights and bias uniform in ±3e-3 (hidden weights keep the default)."""
+    with torch.no_grad():
+        for layer in net.layers[:-1]:
+            layer.bias.fill_(bias)
+        nn.init.uniform_(net.layers[-1].weight, -last_bound, last_bound)
+        nn.init.uniform_(net.layers[-1].bias, -last_bound, last_bound)

@@ -45,6 +45,14 @@ def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
     atomic_write_bytes(buffer.getvalue(), path)
 
 
+def keep_copy(path: str | os.PathLike, step: int) -> Path:
+    """Copy the checkpoint at `path` to checkpoints/step_<step>.pt beside it, atomically."""
+    path = Path(path)
+    dest = path.parent / "checkpoints" / f"step_{step}.pt"
+    atomic_write_bytes(path.read_bytes(), dest)
+    return dest
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a keelrl checkpoint or agent file; a missing, truncated or foreign file is a KeelError.
 

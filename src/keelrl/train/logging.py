@@ -52,20 +52,28 @@ def truncate_csv(path: Path, max_step: int) -> None:
 class RunLogger:
     """Writes eval.csv, train.csv, metrics.csv and TensorBoard events in a run folder."""
 
-    def __init__(self, run_dir: Path, metric_names: list[str], resume_step: int | None = None) -> None:
+    def __init__(self, run_dir: Path, metric_names: list[str], resume_step: int | None = None,
+                 normalized_scores: bool = False) -> None:
         self.run_dir = run_dir
         if resume_step is not None:
             for name in (EVAL_CSV, TRAIN_CSV, METRICS_CSV):
                 truncate_csv(run_dir / name, resume_step)
-        self.eval = CsvLog(run_dir / EVAL_CSV, ["step", "eval_return_mean", "eval_return_std", "wall_s"])
+        self.eval = CsvLog(run_dir / EVAL_CSV, ["step", "eval_return_mean", "eval_return_std", "wall_s"]
+                           + (["eval_normalized_mean", "eval_normalized_std"] if normalized_scores else []))
         self.train = CsvLog(run_dir / TRAIN_CSV, ["step", "episode_return", "episode_length"])
         self.metrics = CsvLog(run_dir / METRICS_CSV, ["step", "updates", "sps", *metric_names])
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from torch.utils.tensorboard import SummaryWriter
         self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
 
-    def log_eval(self, step: int, mean: float, std: float, wall_s: float) -> None:
-        self.eval.write({"step": step, "eval_return_mean": mean, "eval_return_std": std, "wall_s": round(wall_s, 2)})
+    def log_eval(self, step: int, mean: float, std: float, wall_s: float,
+                 normalized: tuple[float, float] | None = None) -> None:
+        """`normalized`: (mean, std) of the normalized scores 100 · (R - R_min) / (R_max - R_min), offline runs."""
+        row = {"step": step, "eval_return_mean": mean, "eval_return_std": std, "wall_s": round(wall_s, 2)}
+        if normalized is not None:
+            row.update(eval_normalized_mean=normalized[0], eval_normalized_std=normalized[1])
+            self.tb.add_scalar("eval/normalized_score", normalized[0], step)
+        self.eval.write(row)
         self.tb.add_scalar("eval/return", mean, step)
 
     def log_episode(self, step: int, ret: float, length: int) -> None:

@@ -17,7 +17,7 @@ from keelrl.algos import build_agent, get_algo
 from keelrl.data.rollout import RolloutBuffer
 from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.errors import KeelError
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, keep_copy, rng_state, set_rng_state
 from keelrl.train.config import RunConfig
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
 from keelrl.train.session import StopFlag, check_finite, evaluate_and_log, finish_run, setup_process
@@ -62,6 +62,8 @@ class RolloutLoop:
                      "wall": self.wall_offset + time.perf_counter() - self.t0},
         }, self.run_dir / CHECKPOINT_NAME)
         self.last_checkpoint_step = self.step
+        if self.run_cfg.keep_checkpoints:
+            keep_copy(self.run_dir / CHECKPOINT_NAME, self.step)
 
     def _restore(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])

@@ -23,22 +23,30 @@ from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
 from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.errors import KeelError
-from keelrl.train.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, read_checkpoint,
+from keelrl.train.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, keep_copy, read_checkpoint,
                                      rng_state, set_rng_state)
-from keelrl.train.config import RunConfig
+from keelrl.train import offline
+from keelrl.train.config import OfflineRunConfig, RunConfig
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
 from keelrl.train.on_policy import RolloutLoop, check_run
 from keelrl.train.session import (CONFIG_NAME, StopFlag, TrainingDiverged, check_finite, default_run_dir,  # noqa: F401
                                   evaluate_and_log, finish_run, prepare_run_dir, resolve_device, setup_process)
 
 
-def train(algo: str, run: RunConfig, cfg, callback: Callable[[int], bool] | None = None) -> Path:
-    """Start a new run of `algo` with its Config `cfg`; return the run folder.
+def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback: Callable[[int], bool] | None = None) -> Path:
+    """Start a new run of `algo` with its Config `cfg`; return the run folder. Offline algorithms
+    take an OfflineRunConfig (a dataset instead of an environment) and run train/offline.py's loop.
 
     `callback(step)` is called after every loop iteration; returning True stops the run the way
     Ctrl-C does (checkpoint, then return).
     """
     spec = get_algo(algo)
+    if spec.loop == "offline":
+        if not isinstance(run, OfflineRunConfig):
+            raise KeelError(f"{algo} trains offline: give it an OfflineRunConfig (keel train {algo} --dataset ID)")
+        return offline.train(algo, run, cfg, callback)
+    if isinstance(run, OfflineRunConfig):
+        raise KeelError(f"{algo} trains online in an environment: give it a RunConfig (keel train {algo} --env ENV_ID)")
     if not isinstance(cfg, spec.config):
         raise KeelError(f"{algo} expects a {spec.config.__name__}, got {type(cfg).__name__}")
     run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, run)
@@ -68,7 +76,7 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callab
     if ckpt["keelrl"] != "run":
         raise KeelError(f"{run_dir / CHECKPOINT_NAME} holds an agent, not a run checkpoint")
     spec = get_algo(ckpt["algo"])
-    run = RunConfig(**ckpt["run_config"])
+    run = (OfflineRunConfig if spec.loop == "offline" else RunConfig)(**ckpt["run_config"])
     cfg = spec.config(**ckpt["algo_config"])
     step = ckpt["loop"]["step"]
     if total_steps is not None:
@@ -87,9 +95,7 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callab
 
 
 def _loop_class(spec):
-    if spec.loop == "on_policy":
-        return RolloutLoop
-    return _Loop
+    return {"on_policy": RolloutLoop, "offline": offline.OfflineLoop}.get(spec.loop, _Loop)
 
 
 class _Loop:
@@ -132,6 +138,8 @@ class _Loop:
                      "wall": self.wall_offset + time.perf_counter() - self.t0},
         }, self.run_dir / CHECKPOINT_NAME)
         self.last_checkpoint_step = self.step
+        if self.run_cfg.keep_checkpoints:
+            keep_copy(self.run_dir / CHECKPOINT_NAME, self.step)
 
     def _restore(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keelrl.data.offline import dataset_env
 from keelrl.envs.make import make_env
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
@@ -19,16 +20,24 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
     run_cfg = ckpt.get("run_config") or {}
     if path_.is_dir() and (path_ / "config.json").exists():
         run_cfg = json.loads((path_ / "config.json").read_text())["run"]
+    dataset = None if env_id else run_cfg.get("dataset")
     env_id = env_id or run_cfg.get("env")
-    if env_id is None:
+    if env_id is None and dataset is None:
         raise KeelError(f"{path} does not record its environment; pass --env")
     seed = (run_cfg.get("seed", 0) + EVAL_SEED_OFFSET) if seed is None else seed
     agent = agent_from_checkpoint(ckpt, device="cpu")
     frames: list | None = [] if video is not None else None
-    try:
-        env = make_env(env_id, render_mode="rgb_array" if video is not None else None)
-    except Exception as e:  # rendering back-ends fail in many ways; say which
-        raise KeelError(f"cannot create {env_id} for evaluation{' with rendering' if video is not None else ''}: {e}") from None
+    refs = (None, None)
+    if dataset is not None:  # an offline run: the environment recorded in its dataset
+        if video is not None:
+            raise KeelError("--video needs --env ENV_ID for an offline run (its dataset's environment is built without rendering)")
+        env, *refs = dataset_env(dataset)
+        env_id = env.spec.id if env.spec is not None else dataset
+    else:
+        try:
+            env = make_env(env_id, render_mode="rgb_array" if video is not None else None)
+        except Exception as e:  # rendering back-ends fail in many ways; say which
+            raise KeelError(f"cannot create {env_id} for evaluation{' with rendering' if video is not None else ''}: {e}") from None
     try:
         returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames)
     except Exception as e:
@@ -39,6 +48,9 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
         env.close()
     print(f"{env_id}: {episodes} deterministic episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
           f"(min {returns.min():.2f}, max {returns.max():.2f})")
+    if refs[0] is not None and refs[1] is not None and refs[1] != refs[0]:
+        print(f"normalized score {100 * (returns.mean() - refs[0]) / (refs[1] - refs[0]):.1f} "
+              f"(dataset {dataset}: random {refs[0]:.1f}, expert {refs[1]:.1f})")
     if video is not None:
         print(f"video: {_write_video(frames, path_, video, env)}")
     return returns

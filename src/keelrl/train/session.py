@@ -98,12 +98,18 @@ def check_finite(metrics: dict[str, torch.Tensor], step: int, num_updates: int, 
                            f"Try a lower learning rate.")
 
 
-def evaluate_and_log(agent, eval_env, run: RunConfig, step: int, log: RunLogger, wall: float) -> tuple[float, int]:
-    """Deterministic evaluation of `agent`; logs it and returns (mean return, step)."""
+def evaluate_and_log(agent, eval_env, run: RunConfig, step: int, log: RunLogger, wall: float,
+                     normalize=None) -> tuple[float, int]:
+    """Deterministic evaluation of `agent`; logs it (with normalized scores when `normalize(R)` is
+    given) and returns (mean return, step)."""
     returns = evaluate(lambda o: agent.act(o, deterministic=True), eval_env, run.eval_episodes,
                        run.seed + EVAL_SEED_OFFSET)
     mean = float(returns.mean())
-    log.log_eval(step, mean, float(returns.std()), wall)
+    normalized = None
+    if normalize is not None and normalize(mean) is not None:
+        scores = np.array([normalize(float(r)) for r in returns])
+        normalized = (float(scores.mean()), float(scores.std()))
+    log.log_eval(step, mean, float(returns.std()), wall, normalized)
     return mean, step
 
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The offline benchmark's datasets (issue 4), made by keelrl itself:
+#   1. SAC on ENV (default Hopper-v5) for TOTAL steps (default 150k), seed 0, keeping a checkpoint
+#      every 10k steps (--keep-checkpoints): benchmarks/work/runs/source/ENV;
+#   2. keel collect: expert (the final policy), medium (the kept checkpoint whose evaluation is
+#      closest to a third of the final one), medium-replay (that checkpoint's replay buffer),
+#      medium-expert (the two concatenated). medium and expert sample the stochastic policy, as D4RL.
+# Datasets go to MINARI_DATASETS_PATH (default benchmarks/work/datasets), named keel/<env>/<kind>-v0.
+#   SNAPSHOT=<worktree> nohup bash benchmarks/make_datasets.sh &
+set -eu
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SNAP="${SNAPSHOT:-$ROOT}"
+ENV=${ENV:-Hopper-v5}; TOTAL=${TOTAL:-150000}; STEPS=${STEPS:-1000000}
+NAME=$(echo "${ENV%-v*}" | tr '[:upper:]' '[:lower:]')
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH="$SNAP/src"
+export MINARI_DATASETS_PATH="${MINARI_DATASETS_PATH:-$ROOT/benchmarks/work/datasets}"
+RUN="$ROOT/benchmarks/work/runs/source/$ENV"
+keel() { "$ROOT/.venv/bin/python" -m keelrl.cli "$@"; }
+
+if [[ ! -f $RUN/checkpoint.pt ]]; then
+  keel train sac --env "$ENV" --seed 0 --total-steps "$TOTAL" --learning-starts 5000 --eval-every 10000 \
+    --eval-episodes 10 --checkpoint-every 10000 --keep-checkpoints --threads 1 --device cpu --no-progress \
+    --run-dir "$RUN" --overwrite
+fi
+# medium and medium-replay: given the run folder, keel collect picks the kept checkpoint whose
+# evaluation is closest to a third of the final one (and the final policy as the expert).
+keel collect --name "keel/$NAME/medium-v0" --kind medium --policy "$RUN" --steps "$STEPS" --overwrite
+keel collect --name "keel/$NAME/medium-replay-v0" --kind medium-replay --policy "$RUN" --overwrite
+keel collect --name "keel/$NAME/expert-v0" --kind expert --policy "$RUN" --steps "$STEPS" --overwrite
+keel collect --name "keel/$NAME/medium-expert-v0" --kind medium-expert \
+  --from "keel/$NAME/medium-v0" "keel/$NAME/expert-v0" --overwrite

@@ -1,0 +1,120 @@
+"""Behavior cloning: supervised regression of the dataset's actions on its states.
+
+    deterministic   J(π) = E_(s,a)~D[ ‖π(s) - a‖² ]             (the BC baseline of TD3+BC and CORL)
+    gaussian        J(π) = -E_(s,a)~D[ log π(a|s) ]              (maximum likelihood, tanh-Gaussian π)
+
+Defaults are CORL's BC (256×256, Adam 3e-4, batch 256, state normalization) trained on all of the
+data (CORL's `frac = 1.0` configs; "10%-BC" would first keep the best episodes).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from keelrl.data.normalization import FixedNormalizer
+from keelrl.envs.action_bounds import ActionBounds
+from keelrl.errors import check
+from keelrl.nn.actors import DeterministicActor, TanhGaussianActor
+from keelrl.optim import adam
+from keelrl.types import Batch
+
+
+@dataclass
+class BCConfig:
+    """Behavior cloning. Defaults are CORL's any-percent BC with the whole dataset."""
+
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the policy."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    policy: Literal["deterministic", "gaussian"] = "deterministic"
+    """`deterministic`: π(s) = tanh(f(s)) regressed with the squared error; `gaussian`: a tanh-Gaussian fitted by maximum likelihood (evaluated at tanh μ)."""
+    normalize_obs: bool = True
+    """Standardize states with the dataset's mean and std (+1e-3), also when acting."""
+    log_std_min: float = -20.0
+    """Lower clamp of log σ (gaussian policy)."""
+    log_std_max: float = 2.0
+    """Upper clamp of log σ (gaussian policy)."""
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        check(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
+              f"hidden_sizes must be one or more positive widths, got {self.hidden_sizes}")
+        check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check(self.policy in ("deterministic", "gaussian"), f"policy must be deterministic or gaussian, got {self.policy!r}")
+        check(self.log_std_min < self.log_std_max,
+              f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
+
+
+def bc_mse_loss(pi_action: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """E[‖π(s) - a‖²] averaged over the batch and the action dimensions (as torch's mse_loss). [B, A] each."""
+    assert pi_action.shape == action.shape and action.dim() == 2, f"shapes: {tuple(pi_action.shape)} vs {tuple(action.shape)}"
+    loss = (pi_action - action).pow(2).mean()
+    return loss, {"loss_bc": loss.detach()}
+
+
+def bc_nll_loss(log_prob: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """-E[log π(a|s)] over dataset pairs. log_prob [B]."""
+    assert log_prob.dim() == 1, f"log_prob must be [B], got {tuple(log_prob.shape)}"
+    loss = -log_prob.mean()
+    return loss, {"loss_bc": loss.detach()}
+
+
+class BCAgent:
+    algo = "bc"
+    metric_names = ("loss_bc",)
+
+    def __init__(self, cfg: BCConfig, obs_dim: int, act_dim: int, action_low, action_high,
+                 device: torch.device | str = "cpu") -> None:
+        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
+        if cfg.policy == "deterministic":
+            self.actor = DeterministicActor(obs_dim, act_dim, cfg.hidden_sizes).to(self.device)
+        else:
+            self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(self.device)
+        self.opt = adam(self.actor.parameters(), cfg.lr)
+        self.obs_norm = FixedNormalizer(obs_dim, self.device)
+        self.bounds = ActionBounds(action_low, action_high, self.device)
+        self.num_updates = 0
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """obs [N, O] -> env-space actions [N, A] (a sample of the Gaussian policy when not deterministic)."""
+        out = self.actor(self.obs_norm(obs))
+        if self.cfg.policy == "deterministic":
+            return self.bounds.to_env(out)
+        return self.bounds.to_env(out.mode if deterministic else out.rsample()[0])
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        if self.cfg.policy == "deterministic":
+            loss, info = bc_mse_loss(self.actor(batch.obs), batch.action)
+        else:
+            loss, info = bc_nll_loss(self.actor(batch.obs).log_prob(batch.action))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.num_updates += 1
+        return info
+
+    def state_dict(self) -> dict:
+        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
+                "action_low": self.bounds.low, "action_high": self.bounds.high, "actor": self.actor.state_dict(),
+                "opt": self.opt.state_dict(), "obs_norm": self.obs_norm.state_dict(), "num_updates": self.num_updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.opt.load_state_dict(state["opt"])
+        self.obs_norm.load_state_dict(state["obs_norm"])
+        self.num_updates = state["num_updates"]
+
+    @classmethod
+    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "BCAgent":
+        agent = cls(BCConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
+                    state["action_high"], device)
+        agent.load_state_dict(state)
+        return agent
