@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from keelrl.data.collection import collect_episodes, concatenate_episodes, episodes_from_transitions
 from keelrl.data.offline import check_dataset_id, dataset_dir, write_minari
@@ -171,6 +172,7 @@ def collect(cfg: CollectConfig) -> Path:
 
 def _policy_fn(cfg: CollectConfig, ckpt: dict | None, low: np.ndarray, high: np.ndarray):
     rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)  # a stochastic policy samples from torch's generator: the same seed, the same data
     if cfg.kind == "random":
         return lambda obs: rng.uniform(low, high, size=(obs.shape[0], low.shape[0])).astype(np.float32)
     agent = agent_from_checkpoint(ckpt, device="cpu")
