@@ -3,7 +3,8 @@
 #   1. SAC on ENV (default Hopper-v5) for TOTAL steps (default 150k), seed 0, keeping a checkpoint
 #      every 10k steps (--keep-checkpoints): benchmarks/work/runs/source/ENV;
 #   2. keel collect: expert (the final policy), medium (the kept checkpoint whose evaluation is
-#      closest to a third of the final one), medium-replay (that checkpoint's replay buffer),
+#      closest to a third of the way from a random policy's return to the final one),
+#      medium-replay (that checkpoint's replay buffer),
 #      medium-expert (the two concatenated). medium and expert sample the stochastic policy, as D4RL.
 # Datasets go to MINARI_DATASETS_PATH (default benchmarks/work/datasets), named keel/<env>/<kind>-v0.
 #   SNAPSHOT=<worktree> nohup bash benchmarks/make_datasets.sh &
