@@ -21,6 +21,7 @@ import torch
 from keelrl.algos.iql import awr_weights, iql_actor_loss
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.functional import soft_update, td_target
 from keelrl.nn.actors import GaussianActor
@@ -57,18 +58,10 @@ class AWACConfig:
     """Upper clamp of the policy's log σ."""
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        check(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
-              f"hidden_sizes must be one or more positive widths, got {self.hidden_sizes}")
-        for name in ("actor_lr", "critic_lr"):
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1], got {self.gamma}")
-        check(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau}")
+        check_shared_fields(self)
         check(self.awac_lambda > 0, f"awac_lambda must be > 0, got {self.awac_lambda}")
         check(self.exp_adv_max > 0, f"exp_adv_max must be > 0, got {self.exp_adv_max}")
-        check(self.log_std_min < self.log_std_max,
-              f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
+
 
 # CORL's per-task settings (configs/offline/awac/<task>/<dataset>_v2.yaml); other fields keep the defaults.
 PRESETS: dict[str, dict] = {

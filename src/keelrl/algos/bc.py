@@ -16,6 +16,7 @@ import torch
 
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.nn.actors import DeterministicActor, TanhGaussianActor
 from keelrl.optim import adam
@@ -42,14 +43,8 @@ class BCConfig:
     """Upper clamp of log σ (gaussian policy)."""
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        check(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
-              f"hidden_sizes must be one or more positive widths, got {self.hidden_sizes}")
-        check(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        check_shared_fields(self)
         check(self.policy in ("deterministic", "gaussian"), f"policy must be deterministic or gaussian, got {self.policy!r}")
-        check(self.log_std_min < self.log_std_max,
-              f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
 
 
 def bc_mse_loss(pi_action: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, dict]:

@@ -28,6 +28,7 @@ import torch
 from keelrl.algos.sac import actor_loss_reparametrized, soft_q_target, temperature_loss
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.functional import soft_update
 from keelrl.nn.actors import TanhGaussianActor
@@ -90,21 +91,11 @@ class CQLConfig:
     """Upper clamp of the policy's log σ."""
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        check(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
-              f"hidden_sizes must be one or more positive widths, got {self.hidden_sizes}")
-        for name in ("actor_lr", "critic_lr", "alpha_lr"):
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1], got {self.gamma}")
-        check(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau}")
-        check(self.num_critics >= 1, f"num_critics must be >= 1, got {self.num_critics}")
+        check_shared_fields(self)
         check(self.cql_alpha >= 0, f"cql_alpha must be >= 0, got {self.cql_alpha}")
         check(self.cql_n_actions >= 1, f"cql_n_actions must be >= 1, got {self.cql_n_actions}")
         check(self.cql_temperature > 0, f"cql_temperature must be > 0, got {self.cql_temperature}")
         check(self.alpha > 0, f"alpha must be > 0, got {self.alpha}")
-        check(self.log_std_min < self.log_std_max,
-              f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
 
 
 # CORL's per-task settings (configs/offline/cql/<task>/<dataset>_v2.yaml); other fields keep the defaults.

@@ -23,6 +23,7 @@ import torch
 
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.functional import expectile_loss, soft_update, td_target
 from keelrl.nn.actors import DeterministicActor, GaussianActor
@@ -69,21 +70,12 @@ class IQLConfig:
     """Upper clamp of the Gaussian policy's log σ."""
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        check(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
-              f"hidden_sizes must be one or more positive widths, got {self.hidden_sizes}")
-        for name in ("actor_lr", "critic_lr", "value_lr"):
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1], got {self.gamma}")
-        check(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau}")
+        check_shared_fields(self)
         check(0.0 < self.expectile < 1.0, f"expectile must be in (0, 1), got {self.expectile}")
         check(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         check(self.exp_adv_max > 0, f"exp_adv_max must be > 0, got {self.exp_adv_max}")
         check(self.actor in ("gaussian", "deterministic"), f"actor must be gaussian or deterministic, got {self.actor!r}")
         check(self.lr_decay_steps >= 0, f"lr_decay_steps must be >= 0, got {self.lr_decay_steps}")
-        check(self.log_std_min < self.log_std_max,
-              f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
 
 
 # CORL's per-task settings (configs/offline/iql/<task>/<dataset>_v2.yaml); other fields keep the defaults.

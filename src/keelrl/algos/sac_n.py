@@ -26,6 +26,7 @@ import torch
 from keelrl.algos.sac import actor_loss_reparametrized, soft_q_target, temperature_loss
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.functional import soft_update
 from keelrl.nn.actors import TanhGaussianActor
@@ -74,16 +75,8 @@ PRESETS: dict[str, dict] = {
 
 def validate_sac_n(cfg) -> None:
     """The checks SACNConfig and EDACConfig share (same field names, same meaning)."""
-    cfg.hidden_sizes = tuple(int(h) for h in cfg.hidden_sizes)
-    check(len(cfg.hidden_sizes) >= 1 and all(h > 0 for h in cfg.hidden_sizes),
-          f"hidden_sizes must be one or more positive widths, got {cfg.hidden_sizes}")
-    for name in ("actor_lr", "critic_lr", "alpha_lr"):
-        check(getattr(cfg, name) > 0, f"{name} must be > 0, got {getattr(cfg, name)}")
-    check(cfg.batch_size >= 1, f"batch_size must be >= 1, got {cfg.batch_size}")
-    check(0.0 <= cfg.gamma <= 1.0, f"gamma must be in [0, 1], got {cfg.gamma}")
-    check(0.0 < cfg.tau <= 1.0, f"tau must be in (0, 1], got {cfg.tau}")
+    check_shared_fields(cfg)
     check(cfg.num_critics >= 2, f"num_critics must be >= 2 (the minimum over an ensemble), got {cfg.num_critics}")
-    check(cfg.log_std_min < cfg.log_std_max, f"log_std_min ({cfg.log_std_min}) must be below log_std_max ({cfg.log_std_max})")
 
 
 def ensemble_critic_loss(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict]:

@@ -18,6 +18,7 @@ import torch
 
 from keelrl.algos.td3 import DeterministicActorCritic, smoothed_target_action
 from keelrl.data.normalization import FixedNormalizer
+from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.types import Batch
 
@@ -52,15 +53,7 @@ class TD3BCConfig:
     """Standardize states with the dataset's mean and std (+1e-3), also when acting (Eq. 4)."""
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        check(len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
-              f"hidden_sizes must be one or more positive widths, got {self.hidden_sizes}")
-        for name in ("actor_lr", "critic_lr"):
-            check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
-        check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1], got {self.gamma}")
-        check(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau}")
-        check(self.num_critics >= 1, f"num_critics must be >= 1, got {self.num_critics}")
+        check_shared_fields(self)
         check(self.policy_noise >= 0 and self.noise_clip >= 0, "policy_noise and noise_clip must be >= 0")
         check(self.policy_delay >= 1, f"policy_delay must be >= 1, got {self.policy_delay}")
         check(self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}")
