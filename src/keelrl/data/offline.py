@@ -85,6 +85,12 @@ class OfflineDataset:
     def __len__(self) -> int:
         return self.obs.shape[0]
 
+    def to(self, device: torch.device | str) -> "OfflineDataset":
+        """Move the tensors to `device` (in place; returns self). The sampler is re-made there: seed it again."""
+        for k in ("obs", "action", "reward", "next_obs", "terminated"):
+            setattr(self, k, getattr(self, k).to(device))
+        return self
+
     def seed(self, seed: int) -> None:
         self.generator = torch.Generator(device=self.obs.device)
         self.generator.manual_seed(seed)

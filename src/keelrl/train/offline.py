@@ -65,14 +65,19 @@ def train(algo: str, run: OfflineRunConfig, cfg, callback: Callable[[int], bool]
     meta = {"algo": algo, "keelrl_version": __version__, "torch_version": torch.__version__, "offline": True,
             "run": asdict(run), "algo_config": asdict(cfg), "dataset": data.fingerprint()}
     atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
-    return OfflineLoop(algo, run, cfg, run_dir).run(callback)
+    return OfflineLoop(algo, run, cfg, run_dir, data=data).run(callback)
 
 
 class OfflineLoop:
-    def __init__(self, algo: str, run: OfflineRunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
+    def __init__(self, algo: str, run: OfflineRunConfig, cfg, run_dir: Path, ckpt: dict | None = None,
+                 data: OfflineDataset | None = None) -> None:
+        """`data`: the dataset already read (by `train`'s checks), else it is read here (on resume)."""
         self.algo, self.run_cfg, self.cfg, self.run_dir = algo, run, cfg, run_dir
         self.device, self.np_rng = setup_process(run)
-        self.data = load_minari(run.dataset, self.device, run.seed)
+        if data is None:
+            data = load_minari(run.dataset, self.device, run.seed)
+        self.data = data.to(self.device)
+        self.data.seed(run.seed)
         self.agent = build_agent(get_algo(algo), cfg, self.data, self.device)
         stats = prepare_dataset(self.data, cfg)
         if stats is not None:
