@@ -148,7 +148,7 @@ def dataset_env(dataset_id: str) -> tuple[gym.Env, float | None, float | None]:
         raise KeelError(_missing_message(dataset_id))
     try:
         ds = minari.load_dataset(dataset_id, download=False)
-        spec, meta = ds.spec.env_spec, ds.storage.metadata
+        spec, meta = _eval_spec(ds), ds.storage.metadata
     except Exception as e:
         raise KeelError(f"dataset {dataset_id} at {dataset_dir(dataset_id)} could not be opened ({type(e).__name__}: {e})") from None
     probe = OfflineDataset(dataset_id, *([torch.zeros(0)] * 5), np.zeros(0), ds.observation_space, ds.action_space, spec)
@@ -193,7 +193,7 @@ def load_minari(dataset_id: str, device: torch.device | str = "cpu", seed: int =
             parts["terminated"].append(np.asarray(ep.terminations, np.float32))
             returns.append(float(np.sum(ep.rewards)))
         meta = ds.storage.metadata
-        env_spec = ds.spec.env_spec
+        env_spec = _eval_spec(ds)
     except KeelError:
         raise
     except Exception as e:
@@ -212,6 +212,11 @@ def load_minari(dataset_id: str, device: torch.device | str = "cpu", seed: int =
         raise KeelError(f"dataset {dataset_id} contains NaN or infinite values; it cannot be trained on")
     data.seed(seed)
     return data
+
+
+def _eval_spec(ds) -> gym.envs.registration.EnvSpec | None:
+    """The environment to evaluate in: the dataset's eval_env_spec when it names one, else the one it was recorded in."""
+    return getattr(ds, "_eval_env_spec", None) or ds.spec.env_spec
 
 
 def _float_or_none(x) -> float | None:
