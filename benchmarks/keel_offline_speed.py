@@ -4,7 +4,8 @@
 
 Same sizes as d3rlpy_speed.py: Hopper's spaces (obs 11, act 3), 10,000 random transitions, batch
 256, each algorithm's keelrl defaults (the settings of the returns benchmark). The batch sampling
-is timed with the update, as the offline loop runs them.
+is timed with the update, as the offline loop runs them. The agent and the dataset come from
+keelrl.train.bench.learner_setup, which `keel bench` times too.
 """
 from __future__ import annotations
 
@@ -12,24 +13,10 @@ import argparse
 import json
 import time
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 from keelrl.algos import ALGOS
-from keelrl.data.offline import OfflineDataset
-
-FILL, OBS, ACT = 10_000, 11, 3
-
-
-def synthetic_dataset(device: str = "cpu") -> OfflineDataset:
-    rng = np.random.default_rng(0)
-    t = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
-    data = OfflineDataset("synthetic", t(rng.normal(size=(FILL, OBS))), t(rng.uniform(-1, 1, (FILL, ACT))),
-                          t(rng.normal(size=FILL)), t(rng.normal(size=(FILL, OBS))), t(rng.random(FILL) < 0.01),
-                          rng.normal(size=100), gym.spaces.Box(-np.inf, np.inf, (OBS,)), gym.spaces.Box(-1, 1, (ACT,)))
-    data.seed(0)
-    return data
+from keelrl.train.bench import learner_setup
 
 
 def main() -> None:
@@ -41,13 +28,11 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="Config overrides, e.g. num_critics=50")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
     spec = ALGOS[a.algo]
     overrides = {k: type(getattr(spec.config, k, "")) (v) if not isinstance(getattr(spec.config, k, None), bool) else v == "True"
                  for k, v in (s.split("=", 1) for s in a.set)}
-    cfg = spec.config(**overrides)
-    agent = spec.agent(cfg, OBS, ACT, -np.ones(ACT, np.float32), np.ones(ACT, np.float32), "cpu")
-    data = synthetic_dataset()
+    setup = learner_setup(a.algo, overrides=overrides)  # Hopper's sizes, 10,000 random transitions, seed 0
+    agent, data, cfg = setup.agent, setup.data, setup.agent.cfg
     for _ in range(a.warmup):
         agent.update(data.sample(cfg.batch_size))
     t = time.perf_counter()

@@ -6,7 +6,8 @@ Settings are the ones sb3_speed.py gives Stable-Baselines3 (each algorithm's def
   sac, td3, ddpg  HalfCheetah's sizes (obs 17, act 6), 256x256, batch 256, buffer of 10,000 random transitions
   dqn             CartPole's sizes (obs 4, 2 actions), 256x256, batch 64
   ppo             obs 17, act 6, 64x64, one rollout of 2048 random steps, 10 epochs of 32 minibatches of 64
-"updates" are gradient steps: for ppo, minibatch steps (320 per rollout).
+"updates" are gradient steps: for ppo, minibatch steps (320 per rollout). The agents and data come
+from keelrl.train.bench.learner_setup, which `keel bench` times too.
 """
 from __future__ import annotations
 
@@ -14,48 +15,21 @@ import argparse
 import json
 import time
 
-import gymnasium as gym
-import numpy as np
 import torch
 
-from keelrl.algos import DDPGAgent, DDPGConfig, DQNAgent, DQNConfig, PPOAgent, PPOConfig, SACAgent, SACConfig, TD3Agent, TD3Config
-from keelrl.data.replay import ReplayBuffer
-from keelrl.data.rollout import RolloutBuffer
-
-FILL = 10_000
-CONTINUOUS = {"sac": (SACAgent, SACConfig), "td3": (TD3Agent, TD3Config), "ddpg": (DDPGAgent, DDPGConfig)}
+from keelrl.train.bench import learner_setup
 
 
-def filled_setup(algo: str, obs_dim: int = 17, act_dim: int = 6, batch_size: int = 256):
-    """A default agent of `algo` and a replay buffer of 10,000 random transitions."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    if algo == "dqn":
-        obs_dim, n_actions = 4, 2
-        agent = DQNAgent(DQNConfig(batch_size=batch_size), obs_dim, n_actions)
-        buf = ReplayBuffer(FILL, obs_dim, None)
-        actions = rng.integers(0, n_actions, FILL)
-    else:
-        agent_cls, cfg_cls = CONTINUOUS[algo]
-        agent = agent_cls(cfg_cls(batch_size=batch_size), obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim))
-        buf = ReplayBuffer(FILL, obs_dim, act_dim)
-        actions = rng.uniform(-1, 1, (FILL, act_dim))
-    buf.add(rng.normal(size=(FILL, obs_dim)), actions, rng.normal(size=FILL), rng.normal(size=(FILL, obs_dim)),
-            (rng.random(FILL) < 0.01).astype(np.float32))
-    return agent, buf
+def filled_setup(algo: str, batch_size: int = 256):
+    """A default agent of `algo` and a replay buffer of 10,000 random transitions (keelrl.train.bench)."""
+    setup = learner_setup(algo, batch_size=batch_size)
+    return setup.agent, setup.data
 
 
-def ppo_setup(obs_dim: int = 17, act_dim: int = 6, steps: int = 2048):
-    torch.manual_seed(0)
-    agent = PPOAgent(PPOConfig(), obs_dim, gym.spaces.Box(-1, 1, (act_dim,), np.float32))
-    roll = RolloutBuffer(steps, 1, obs_dim, act_dim, "cpu")
-    rng = np.random.default_rng(0)
-    for _ in range(steps):
-        obs = torch.as_tensor(rng.normal(size=(1, obs_dim)), dtype=torch.float32)
-        action, log_prob, value = agent.sample(obs)
-        done = rng.random(1) < 0.001
-        roll.add(obs, action, log_prob, value, rng.normal(size=1), rng.normal(size=(1, obs_dim)), done, done)
-    return agent, roll
+def ppo_setup():
+    """A default PPO agent and a rollout of 2048 random steps (keelrl.train.bench)."""
+    setup = learner_setup("ppo")
+    return setup.agent, setup.data
 
 
 def main() -> None:

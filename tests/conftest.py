@@ -6,6 +6,16 @@ import torch
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `slow` (pyproject's marker) run only with KEEL_SLOW=1."""
+    if os.environ.get("KEEL_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set KEEL_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tests are small: one thread is faster and makes float results reproducible."""

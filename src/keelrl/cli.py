@@ -26,6 +26,9 @@ commands:
   collect --name ID ...     make a Minari dataset from a saved policy (keel collect --help)
   eval RUN_DIR              evaluate a saved policy deterministically
   plot RUN_DIR...           learning curves, mean with a 95% band over seeds
+  bench [ALGO...]           learner updates per second on synthetic data, per algorithm (docs/speed.md)
+  report RUN_DIR...         IQM over seeds with 95% bootstrap CIs, profiles, curves, table (docs/report.md)
+  sweep SPEC.yaml           algorithms x envs x seeds x grids as run folders (docs/sweep.md)
 """
 
 
@@ -112,13 +115,52 @@ def _cmd_eval(argv: list[str]) -> int:
 
 
 def _cmd_plot(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="keel plot", description="Learning curves: mean over seeds with a 95%% band.")
+    p = argparse.ArgumentParser(prog="keel plot", description="Learning curves: mean over seeds with a 95% band.")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out", default="learning_curves.png")
     p.add_argument("--title", default=None)
     a = p.parse_args(argv)
     from keelrl.analysis.plots import plot_runs
     print(plot_runs([Path(d) for d in a.run_dirs], Path(a.out), a.title))
+    return 0
+
+
+def _cmd_report(argv: list[str]) -> int:
+    from keelrl.analysis.statistics import REPS
+    p = argparse.ArgumentParser(prog="keel report", description="Per task and algorithm, the final deterministic "
+                                "evaluation over seeds: IQM with a 95% stratified bootstrap interval (rliable), "
+                                "mean, median; performance profiles and learning curves (docs/report.md).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders, or folders containing run folders")
+    p.add_argument("--out", default="report", help="folder for table.md, summary.json, curves.png, profiles.png")
+    p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples (default %(default)s; 50000 for a paper)")
+    a = p.parse_args(argv)
+    from keelrl.analysis.report import write_report
+    report = write_report([Path(d) for d in a.run_dirs], Path(a.out), a.reps)
+    for line in report.warnings:
+        print(f"keel: warning: {line}", file=sys.stderr)
+    print(report.table)
+    print("wrote " + ", ".join(map(str, report.files)))
+    return 0
+
+
+def _cmd_bench(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="keel bench", description="Learner updates per second on a synthetic filled "
+                                "buffer or dataset, each algorithm with its default Config (docs/speed.md).")
+    p.add_argument("algos", nargs="*", metavar="ALGO", help="algorithms to time (default: all)")
+    p.add_argument("--updates", type=int, default=200, help="timed gradient updates per algorithm (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed updates first (default %(default)s)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's default)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size for every algorithm (PPO: minibatch size)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks, as keel train --compile")
+    p.add_argument("--cuda-graphs", action="store_true", help="replay each update from a CUDA graph (CUDA only)")
+    p.add_argument("--seeds", type=int, default=1, metavar="K",
+                   help="also time K seeds stacked in one agent, as keel train --seeds (SAC)")
+    p.add_argument("--out", default=None, metavar="FILE.json", help="also write the results as JSON")
+    a = p.parse_args(argv)
+    from keelrl.train.bench import bench
+    bench(a.algos, a.updates, a.warmup, a.threads, a.device, a.batch_size, a.compile, a.cuda_graphs, a.out,
+          seeds=a.seeds)
     return 0
 
 
@@ -132,7 +174,22 @@ def _cmd_collect(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "collect": _cmd_collect, "eval": _cmd_eval, "plot": _cmd_plot}
+def _cmd_sweep(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="keel sweep", description="Train every trial of a sweep spec (docs/sweep.md); "
+                                "finished trials are skipped, stopped ones resumed, failed ones retried.")
+    p.add_argument("spec", help="the sweep spec, a YAML file")
+    p.add_argument("--workers", type=int, default=None, help="trials at once (default: the spec's workers, else the CPU count)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--ray", action="store_true", help="run the trials through Ray Tune on a local Ray")
+    where.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="run them on an existing Ray cluster (the sweep's out must be a folder every node sees)")
+    p.add_argument("--dry-run", action="store_true", help="list the trials and what a run would do with each")
+    a = p.parse_args(argv)
+    from keelrl.train.sweep import run_sweep
+    return run_sweep(a.spec, a.workers, a.ray or a.ray_address is not None, a.ray_address, a.dry_run)
+
+
+COMMANDS = {"train": _cmd_train, "collect": _cmd_collect, "eval": _cmd_eval, "plot": _cmd_plot, "bench": _cmd_bench, "report": _cmd_report, "sweep": _cmd_sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,8 @@ class EDACAgent:
 
     algo = "edac"
     metric_names = SACNAgent.metric_names + ("diversity",)
+    eager_networks = ("critic",)
+    """Not compiled by --compile: ES differentiates ∇_a Q again, and torch.compile has no double backward."""
 
     def __init__(self, cfg: EDACConfig, obs_dim: int, act_dim: int, action_low, action_high,
                  device: torch.device | str = "cpu") -> None:

@@ -264,7 +264,7 @@ class PPOAgent:
         with torch.no_grad():  # how much of the targets' variance the old values explained
             var_y = flat["target"].var()
             info["explained_variance"] = 1.0 - (flat["target"] - flat["value"]).var() / var_y
-        info["lr"] = torch.tensor(lr)
+        info["lr"] = torch.full((), lr, device=self.device)  # on the device like the other metrics (they are stacked)
         return info
 
     # ---- persistence

@@ -200,6 +200,15 @@ def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_ent
     return loss, {"loss_alpha": loss.detach(), "alpha": alpha.detach()}
 
 
+def update_target_critic(target: torch.nn.Module, critic: torch.nn.Module, cfg: SACConfig, num_updates: int) -> None:
+    """Every `target_update_period` updates: θ' ← τθ + (1-τ)θ' (soft) or θ' ← θ (hard)."""
+    if num_updates % cfg.target_update_period == 0:
+        if cfg.target_update == "soft":
+            soft_update(target.parameters(), critic.parameters(), cfg.tau)
+        else:
+            hard_update(target.parameters(), critic.parameters())
+
+
 # --------------------------------------------------------------------------- agent
 
 class SACAgent:
@@ -298,13 +307,8 @@ class SACAgent:
         else:
             info["alpha"] = alpha
 
-        # Target critics.
         self.num_updates += 1
-        if self.num_updates % cfg.target_update_period == 0:
-            if cfg.target_update == "soft":
-                soft_update(self.critic_target.parameters(), self.critic.parameters(), cfg.tau)
-            else:
-                hard_update(self.critic_target.parameters(), self.critic.parameters())
+        update_target_critic(self.critic_target, self.critic, cfg, self.num_updates)
         return info
 
     # ---- persistence

@@ -49,7 +49,11 @@ class TanhNormal:
         Returns (action [*S, ..., A], log_prob [*S, ...], u [*S, ..., A]); gradients flow to μ and σ.
         """
         shape = torch.Size(sample_shape) + self.loc.shape
-        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device)
+        return self.rsample_from(torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device))
+
+    def rsample_from(self, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`rsample` with the standard-normal noise ε given (eps broadcasts against loc), for callers
+        that draw it from their own generator (one per seed when several seeds train at once)."""
         u = self.loc + self.scale * eps
         # log N(u; μ, σ) with z = ε exactly, which is cheaper and more accurate than recomputing it.
         gauss = -0.5 * eps.pow(2) - self.log_std - _LOG_SQRT_2PI

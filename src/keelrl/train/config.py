@@ -14,6 +14,8 @@ class RunConfig:
     """Gymnasium environment id (classic control, Box2D where installed, MuJoCo v5, ...)."""
     seed: int = 1
     """Seed of the environments, torch, numpy and the replay buffer's sampler."""
+    seeds: str = ""
+    """Train several seeds in one process instead of --seed, e.g. 0-4 or 0,3,7 (SAC): the agents' parameters are stacked and updated with batched matmuls, each seed with its own environments, buffer, optimizer state and random streams, each writing its own run folder RUN_DIR/s<seed>."""
     total_steps: int = 100_000
     """Environment steps to train for (summed over vector-env copies)."""
     num_envs: int = 1
@@ -36,6 +38,10 @@ class RunConfig:
     """Training device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
     threads: int = 0
     """torch CPU threads (0: torch's default)."""
+    compile: bool = False
+    """torch.compile the learner's networks (their forward and backward; the update's control flow and optimizer steps stay eager). The first updates are slow while it compiles; docs/speed.md says when it pays."""
+    cuda_graphs: bool = False
+    """Capture one whole learner update as a CUDA graph and replay it each update (CUDA devices only; not PPO). docs/speed.md."""
     progress: bool = True
     """Show the live progress bar."""
 
@@ -50,6 +56,25 @@ class RunConfig:
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
               f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        check(not (self.cuda_graphs and self.device == "cpu"),
+              "cuda_graphs needs a CUDA device (--device cuda, or auto on a GPU machine), got --device cpu")
+        check(not (self.compile and self.cuda_graphs), "compile and cuda_graphs cannot be combined yet: choose one")
+        if self.seeds:
+            parse_seeds(self.seeds)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0, 1, 2, 3, 4]; '0,3,7' -> [0, 3, 7]; ranges and lists mix ('0-2,5')."""
+    seeds: list[int] = []
+    try:
+        for part in str(text).replace(" ", "").split(","):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        seeds = []
+    check(bool(seeds) and all(s >= 0 for s in seeds) and len(set(seeds)) == len(seeds),
+          f"seeds must be distinct non-negative seeds as a range or list, such as 0-4 or 0,3,7; got {text!r}")
+    return seeds
 
 
 @dataclass
@@ -78,6 +103,10 @@ class OfflineRunConfig:
     """Training device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
     threads: int = 0
     """torch CPU threads (0: torch's default)."""
+    compile: bool = False
+    """torch.compile the learner's networks (their forward and backward; the update's control flow and optimizer steps stay eager). The first updates are slow while it compiles; docs/speed.md says when it pays."""
+    cuda_graphs: bool = False
+    """Capture one whole learner update as a CUDA graph and replay it each update (CUDA devices only; not PPO). docs/speed.md."""
     progress: bool = True
     """Show the live progress bar."""
 
@@ -92,3 +121,6 @@ class OfflineRunConfig:
         check(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
               f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        check(not (self.cuda_graphs and self.device == "cpu"),
+              "cuda_graphs needs a CUDA device (--device cuda, or auto on a GPU machine), got --device cpu")
+        check(not (self.compile and self.cuda_graphs), "compile and cuda_graphs cannot be combined yet: choose one")

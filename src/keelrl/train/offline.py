@@ -24,8 +24,8 @@ from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, rng_state, set_rng_state
 from keelrl.train.config import OfflineRunConfig
 from keelrl.train.logging import ProgressBar, RunLogger
-from keelrl.train.session import (CONFIG_NAME, StopFlag, check_finite, evaluate_and_log, finish_run, prepare_run_dir,
-                                  resolve_device, setup_process)
+from keelrl.train.session import (CONFIG_NAME, StopFlag, check_finite, evaluate_and_log, finish_run, learner_update,
+                                  prepare_run_dir, resolve_device, setup_process)
 
 
 def default_offline_run_dir(algo: str, run: OfflineRunConfig) -> Path:
@@ -54,7 +54,10 @@ def train(algo: str, run: OfflineRunConfig, cfg, callback: Callable[[int], bool]
         raise KeelError(f"{algo} trains online: use keel train {algo} --env ENV_ID")
     if not isinstance(cfg, spec.config):
         raise KeelError(f"{algo} expects a {spec.config.__name__}, got {type(cfg).__name__}")
-    resolve_device(run.device)
+    device = resolve_device(run.device)
+    if run.cuda_graphs:
+        from keelrl.train.cuda_graph import check_cuda_graphs
+        check_cuda_graphs(algo, spec.loop, cfg, device, run.compile)
     data = load_minari(run.dataset, "cpu", run.seed)  # missing, corrupt or unsuitable data fails before any folder is made
     build_agent(spec, cfg, data, "cpu")
     if run.eval_episodes > 0:
@@ -88,6 +91,7 @@ class OfflineLoop:
         self.metrics: dict[str, torch.Tensor] = {}
         if ckpt is not None:
             self._restore(ckpt)
+        self.update = learner_update(self.agent, algo, cfg, self.device, run.compile, run.cuda_graphs)
 
     def _checkpoint(self) -> None:
         atomic_torch_save({
@@ -126,7 +130,7 @@ class OfflineLoop:
             with StopFlag() as flag:
                 while self.step < run.total_steps:
                     prev = self.step
-                    self.metrics = self.agent.update(self.data.sample(cfg.batch_size))
+                    self.metrics = self.update(self.data.sample(cfg.batch_size))
                     self.step += 1
                     if check_each:
                         self._check_finite()

@@ -20,7 +20,7 @@ from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, keep_copy, rng_state, set_rng_state
 from keelrl.train.config import RunConfig
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
-from keelrl.train.session import StopFlag, check_finite, evaluate_and_log, finish_run, setup_process
+from keelrl.train.session import StopFlag, check_finite, evaluate_and_log, finish_run, learner_update, setup_process
 
 
 def check_run(run: RunConfig, cfg) -> None:
@@ -51,6 +51,7 @@ class RolloutLoop:
             self.obs = self.agent.normalize_obs(raw, update=True)
         else:
             self._restore(ckpt)
+        self.update = learner_update(self.agent, algo, cfg, self.device, run.compile, run.cuda_graphs)
 
     def _checkpoint(self) -> None:
         atomic_torch_save({
@@ -107,7 +108,7 @@ class RolloutLoop:
                 while self.step < run.total_steps:
                     prev, t_start = self.step, time.perf_counter()
                     self._collect(log)
-                    metrics = self.agent.update(self.rollout, max(1.0 - self.step / run.total_steps, 0.0))
+                    metrics = self.update(self.rollout, max(1.0 - self.step / run.total_steps, 0.0))
                     check_finite(metrics, self.step, self.agent.num_updates, self.run_dir, self.last_checkpoint_step)
                     sps = (self.step - prev) / max(time.perf_counter() - t_start, 1e-9)
                     if self.step // run.log_every > prev // run.log_every:

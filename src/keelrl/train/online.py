@@ -25,12 +25,13 @@ from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_re
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import (CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, keep_copy, read_checkpoint,
                                      rng_state, set_rng_state)
-from keelrl.train import offline
+from keelrl.train import multi_seed, offline
 from keelrl.train.config import OfflineRunConfig, RunConfig
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
 from keelrl.train.on_policy import RolloutLoop, check_run
 from keelrl.train.session import (CONFIG_NAME, StopFlag, TrainingDiverged, check_finite, default_run_dir,  # noqa: F401
-                                  evaluate_and_log, finish_run, prepare_run_dir, resolve_device, setup_process)
+                                  evaluate_and_log, finish_run, learner_update, prepare_run_dir, resolve_device,
+                                  setup_process)
 
 
 def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback: Callable[[int], bool] | None = None) -> Path:
@@ -49,6 +50,8 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback: Callable[
         raise KeelError(f"{algo} trains online in an environment: give it a RunConfig (keel train {algo} --env ENV_ID)")
     if not isinstance(cfg, spec.config):
         raise KeelError(f"{algo} expects a {spec.config.__name__}, got {type(cfg).__name__}")
+    if run.seeds:
+        return multi_seed.train(algo, run, cfg, callback)[0].parent
     run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, run)
     resolve_device(run.device)  # a device, env id or space we cannot use fails here, before any folder is touched
     probe = make_env(run.env)
@@ -58,6 +61,9 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback: Callable[
         probe.close()
     if spec.loop == "on_policy":
         check_run(run, cfg)
+    if run.cuda_graphs:
+        from keelrl.train.cuda_graph import check_cuda_graphs
+        check_cuda_graphs(algo, spec.loop, cfg, resolve_device(run.device), run.compile)
     prepare_run_dir(run_dir, run.overwrite)
     run.run_dir = str(run_dir)
     meta = {"algo": algo, "keelrl_version": __version__, "torch_version": torch.__version__,
@@ -70,6 +76,9 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback: Callab
            progress: bool | None = None) -> Path:
     """Continue the run in `run_dir` from its checkpoint (optionally to a new `total_steps`)."""
     run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).exists() and run_dir.is_dir():
+        if multi_seed.group_dirs(run_dir):  # a folder of seeds trained together (--seeds): continue them together
+            return multi_seed.resume(run_dir, total_steps, callback, progress)[0].parent
     if not (run_dir / CONFIG_NAME).exists():
         raise KeelError(f"cannot resume {run_dir}: it is not a keelrl run folder (no {CONFIG_NAME})")
     ckpt = read_checkpoint(run_dir / CHECKPOINT_NAME)
@@ -123,6 +132,7 @@ class _Loop:
             self.envs.action_space.seed(run.seed)
         else:
             self._restore(ckpt)
+        self.update = learner_update(self.agent, algo, cfg, self.device, run.compile, run.cuda_graphs)
 
     # ---- checkpoints
     def _checkpoint(self) -> None:
@@ -189,7 +199,7 @@ class _Loop:
                         every = getattr(cfg, "update_every", 1)  # updates owed are paid in bursts every `every` steps
                         while self.update_debt >= 1.0 and (every == 1 or self.step // every > prev // every):
                             self.update_debt -= 1.0
-                            self.metrics = self.agent.update(self.buffer.sample(cfg.batch_size))
+                            self.metrics = self.update(self.buffer.sample(cfg.batch_size))
                             if self.device.type == "cpu":  # on CPU the check costs microseconds
                                 self._check_finite(self.metrics)
 

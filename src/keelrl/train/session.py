@@ -8,6 +8,7 @@ import signal
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -82,6 +83,25 @@ def setup_process(run: RunConfig) -> tuple[torch.device, np.random.Generator]:
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     return device, np.random.default_rng(run.seed)
+
+
+def learner_update(agent, algo: str, cfg, device: torch.device, compile: bool = False, cuda_graphs: bool = False,
+                   update: Callable | None = None) -> Callable:
+    """What a loop calls for one learner update: `update` (default `agent.update`), after compiling
+    the agent's networks (--compile, train/compiled.py), or replayed from CUDA graphs (--cuda-graphs,
+    train/cuda_graph.py). Call it after any checkpoint is loaded into the agent."""
+    from keelrl.algos import get_algo
+    update = update or agent.update
+    if cuda_graphs:
+        from keelrl.train.cuda_graph import GraphedUpdate, check_cuda_graphs
+        check_cuda_graphs(algo, get_algo(algo).loop, cfg, device, compile)
+        return GraphedUpdate(agent, update)
+    from keelrl.train.cuda_graph import set_capturable
+    set_capturable(agent, False)  # a checkpoint of a CUDA-graph run resumed without graphs: plain optimizers
+    if compile:
+        from keelrl.train.compiled import compile_networks
+        compile_networks(agent)
+    return update
 
 
 def check_finite(metrics: dict[str, torch.Tensor], step: int, num_updates: int, run_dir: Path,
