@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-ALGOS = ("td3_bc", "cql", "iql")
+ALGOS = ("td3_bc", "cql", "iql", "bc", "awac")
 HEADER = ["step", "return_mean", "return_std", "normalized_mean", "wall_s", "updates_per_s"]
 # IQL's actor cosine schedule length in reproductions/offline/iql.py (= that script's n_steps).
 IQL_REPRO_T_MAX = 500_000
@@ -93,6 +93,23 @@ def build_algo(algo, dataset_id="", device="cpu:0", iql_lr_t_max=IQL_REPRO_T_MAX
             expectile=0.7,                 # iql.py
             # iql.py: rewards scaled by 1000 / (max - min episode return in the dataset)
             reward_scaler=d3rlpy.preprocessing.ReturnBasedRewardScaler(multiplier=1000.0),
+        )
+    elif algo == "bc":
+        # d3rlpy has no MuJoCo reproduction script for BC: keelrl's BC defaults (2x256, lr 3e-4,
+        # batch 256, deterministic policy, standardized observations), for the speed comparison.
+        config = d3rlpy.algos.BCConfig(
+            learning_rate=3e-4, batch_size=256, policy_type="deterministic",
+            encoder_factory=d3rlpy.models.encoders.VectorEncoderFactory([256, 256]),
+            observation_scaler=d3rlpy.preprocessing.StandardObservationScaler(),
+        )
+    elif algo == "awac":
+        # Nor for AWAC on MuJoCo: keelrl's AWAC defaults (3x256 actor and critics, two critics,
+        # lr 3e-4, batch 256, lambda 1, tau 0.005, standardized observations).
+        encoder = d3rlpy.models.encoders.VectorEncoderFactory([256, 256, 256])
+        config = d3rlpy.algos.AWACConfig(
+            actor_learning_rate=3e-4, critic_learning_rate=3e-4, batch_size=256, lam=1.0, tau=0.005, n_critics=2,
+            actor_encoder_factory=encoder, critic_encoder_factory=encoder,
+            observation_scaler=d3rlpy.preprocessing.StandardObservationScaler(),
         )
     else:
         raise ValueError(f"unknown algo {algo!r}; one of {ALGOS}")

@@ -31,7 +31,7 @@ OFFLINE_PEERS = {
     "keelrl": [str(ROOT / ".venv/bin/python"), str(HERE / "keel_offline_speed.py")],
     "d3rlpy": [str(HERE / ".venv-d3rlpy/bin/python"), str(HERE / "d3rlpy_speed.py")],
 }
-OFFLINE = ("td3_bc", "iql", "cql")
+OFFLINE = ("td3_bc", "iql", "cql", "bc", "awac")
 
 
 def cpu_name() -> str:

@@ -7,15 +7,18 @@
 set -eu
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
+$PY benchmarks/sgemm_peak.py --threads 1
 for t in 1 2; do
-  for algo in sac td3 ddpg dqn ppo td3_bc iql; do
+  for algo in sac td3 ddpg dqn ppo td3_bc iql bc awac; do
     $PY benchmarks/speed.py --algo "$algo" --rounds 5 --updates 300 --threads "$t"
   done
   $PY benchmarks/speed.py --algo cql --rounds 5 --updates 20 --threads "$t"
   OMP_NUM_THREADS=$t .venv/bin/keel bench --seeds 5 --threads "$t" --updates 100 --warmup 10 --device cpu \
     --out "benchmarks/results/bench_cpu_${t}t.json"
 done
-$PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 3000 --learning-starts 1000 --rounds 2
-$PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 6000 --learning-starts 1000 --rounds 2 \
-  --hidden 64 64 --out benchmarks/results/multi_seed_speed_64x64.json
+$PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 3000 --learning-starts 1000 --rounds 2 --ways stacked,separate-1t
+$PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 1500 --learning-starts 1000 --rounds 1 --ways stacked,separate \
+  --out benchmarks/results/multi_seed_speed_default_threads.json
+$PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 6000 --learning-starts 1000 --rounds 1 \
+  --hidden 64 64 --ways stacked,separate-1t --out benchmarks/results/multi_seed_speed_64x64.json
 echo "speed suite done $(date)"
