@@ -21,4 +21,11 @@ $PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 1500 --lear
   --out benchmarks/results/multi_seed_speed_default_threads.json
 $PY benchmarks/multi_seed_speed.py --env Hopper-v5 --seeds 5 --steps 6000 --learning-starts 1000 --rounds 1 \
   --hidden 64 64 --ways stacked,separate-1t --out benchmarks/results/multi_seed_speed_64x64.json
+# --compile against eager, alternating (results/compile/): the numbers docs/speed.md quotes.
+for r in 1 2; do
+  OMP_NUM_THREADS=1 .venv/bin/keel bench sac td3 dqn iql --threads 1 --updates 150 --warmup 20 --device cpu \
+    --out "benchmarks/results/compile/eager_r$r.json"
+  OMP_NUM_THREADS=1 .venv/bin/keel bench sac td3 dqn iql --threads 1 --updates 150 --warmup 20 --device cpu --compile \
+    --out "benchmarks/results/compile/compile_r$r.json"
+done
 echo "speed suite done $(date)"
