@@ -52,6 +52,12 @@ def _same_run(a, b, exact=True):
         assert ra and len(ra) == len(rb), name
         if exact:
             assert ra == rb, name
+        else:
+            for row_a, row_b in zip(ra, rb):
+                assert row_a.keys() == row_b.keys(), name
+                for k in row_a:
+                    if row_a[k] != row_b[k]:
+                        assert float(row_a[k]) == pytest.approx(float(row_b[k]), rel=1e-4, abs=1e-5), f"{name} {k}"
     ta, tb = _agent_tensors(a), _agent_tensors(b)
     assert ta.keys() == tb.keys()
     for k in ta:
@@ -79,7 +85,7 @@ def test_one_seed_stacked_equals_the_single_seed_run(tmp_path):
 
 def test_stacked_seeds_equal_their_single_runs(tmp_path):
     """Two seeds in one process: each is the run `--seed s` makes (tolerance: a batched reduction
-    may round differently from the unbatched one; on one thread the runs here agree exactly)."""
+    may round differently from the unbatched one, so the runs agree to the last bits only)."""
     group = train("sac", _run(tmp_path, "group", seeds="2,5", total_steps=250), _cfg())
     for s in (2, 5):
         single = train("sac", _run(tmp_path, f"single{s}", seed=s, total_steps=250), _cfg())
