@@ -5,7 +5,7 @@
 Same sizes as d3rlpy_speed.py: Hopper's spaces (obs 11, act 3), 10,000 random transitions, batch
 256, each algorithm's keelrl defaults (the settings of the returns benchmark). The batch sampling
 is timed with the update, as the offline loop runs them. The agent and the dataset come from
-keelrl.train.bench.learner_setup, which `keel bench` times too.
+keelrl.speed.bench.learner_setup, which `keel bench` times too.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import time
 import torch
 
 from keelrl.algos import ALGOS
-from keelrl.train.bench import learner_setup
+from keelrl.speed.bench import learner_setup
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--algo", required=True, choices=[n for n, s in ALGOS.items() if s.loop == "offline"])
+    p.add_argument("--algo", required=True, choices=[n for n, s in ALGOS.items() if s.uses_dataset])
     p.add_argument("--updates", type=int, default=300)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)

@@ -7,7 +7,7 @@ Settings are the ones sb3_speed.py gives Stable-Baselines3 (each algorithm's def
   dqn             CartPole's sizes (obs 4, 2 actions), 256x256, batch 64
   ppo             obs 17, act 6, 64x64, one rollout of 2048 random steps, 10 epochs of 32 minibatches of 64
 "updates" are gradient steps: for ppo, minibatch steps (320 per rollout). The agents and data come
-from keelrl.train.bench.learner_setup, which `keel bench` times too.
+from keelrl.speed.bench.learner_setup, which `keel bench` times too.
 """
 from __future__ import annotations
 
@@ -17,17 +17,17 @@ import time
 
 import torch
 
-from keelrl.train.bench import learner_setup
+from keelrl.speed.bench import learner_setup
 
 
 def filled_setup(algo: str, batch_size: int = 256):
-    """A default agent of `algo` and a replay buffer of 10,000 random transitions (keelrl.train.bench)."""
+    """A default agent of `algo` and a replay buffer of 10,000 random transitions (keelrl.speed.bench)."""
     setup = learner_setup(algo, batch_size=batch_size)
     return setup.agent, setup.data
 
 
 def ppo_setup():
-    """A default PPO agent and a rollout of 2048 random steps (keelrl.train.bench)."""
+    """A default PPO agent and a rollout of 2048 random steps (keelrl.speed.bench)."""
     setup = learner_setup("ppo")
     return setup.agent, setup.data
 

@@ -20,7 +20,7 @@ from keelrl.algos.sac import SACConfig
 from keelrl.algos.sac_n import SACNConfig
 from keelrl.algos.td3 import TD3Config
 from keelrl.algos.td3_bc import TD3BCConfig
-from keelrl.train.collect import CollectConfig
+from keelrl.commands.collect import CollectConfig
 from keelrl.train.config import OfflineRunConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "algorithms"
@@ -101,7 +101,7 @@ def test_page_names_real_functions(algo):
             assert hasattr(mod, name), f"{module} has no {name}"
 
 
-OFFLINE = sorted(name for name, spec in ALGOS.items() if spec.loop == "offline")
+OFFLINE = sorted(name for name, spec in ALGOS.items() if spec.uses_dataset)
 
 
 @pytest.mark.parametrize("algo", OFFLINE)
@@ -146,7 +146,7 @@ def test_offline_guide_names_real_functions():
     guide = OFFLINE_GUIDE.read_text()
     named = {"keelrl.data.offline": ["load_minari", "OfflineDataset"],
              "keelrl.train.offline": ["prepare_dataset"], "keelrl.data.normalization": ["FixedNormalizer"],
-             "keelrl.train.collect": ["CollectConfig"], "keelrl.train.config": ["OfflineRunConfig"],
+             "keelrl.commands.collect": ["CollectConfig"], "keelrl.train.config": ["OfflineRunConfig"],
              "keelrl.train.checkpoint": ["load_agent"]}
     for module, names in named.items():
         mod = importlib.import_module(module)

@@ -17,7 +17,10 @@ from pathlib import Path
 
 from keelrl.errors import KeelError
 
-USAGE = """usage: keel COMMAND ...
+USAGE = """usage: keel [--import MODULE]... COMMAND ...
+
+  --import MODULE           import MODULE first (your own algorithms or environments, registered
+                            on import); recorded in the run folder for eval, --resume, report, sweep
 
 commands:
   train ALGO [flags]        train a new run (keel train ALGO --help lists every flag)
@@ -37,9 +40,9 @@ def _train_spec(spec, preset: dict | None = None):
     and the algorithm's Config, flattened into one flag namespace. A preset changes the Config's
     defaults, so flags given explicitly still win."""
     import tyro
-    from keelrl.train.config import OfflineRunConfig, RunConfig
-    run_field = (("run", OfflineRunConfig) if spec.loop == "offline"
-                 else ("run", RunConfig, dataclasses.field(default_factory=RunConfig)))
+    from keelrl.train.config import run_config_class
+    run_cls = run_config_class(spec)
+    run_field = (("run", run_cls) if spec.uses_dataset else ("run", run_cls, dataclasses.field(default_factory=run_cls)))
     cls = dataclasses.make_dataclass(
         f"Train{spec.name.upper()}",
         [run_field, ("algo", spec.config, dataclasses.field(default_factory=lambda: spec.config(**(preset or {}))))])
@@ -68,9 +71,13 @@ def _pop_preset(spec, argv: list[str]) -> tuple[dict | None, list[str]]:
     return spec.presets[name], rest
 
 
+IMPORTS: list[str] = []
+"""Modules imported with `keel --import` (recorded in the config.json of the runs this process starts)."""
+
+
 def _cmd_train(argv: list[str]) -> int:
     from keelrl.algos import ALGOS, get_algo
-    from keelrl.train import online
+    from keelrl.train import dispatch
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: keel train ALGO [flags]   |   keel train --resume RUN_DIR [--total-steps N]\n\nalgorithms:")
         for name, spec in sorted(ALGOS.items()):
@@ -82,19 +89,19 @@ def _cmd_train(argv: list[str]) -> int:
         p.add_argument("--total-steps", type=int, default=None, help="new total budget (default: the run's own)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         a = p.parse_args(argv)
-        online.resume(a.resume, total_steps=a.total_steps, progress=False if a.no_progress else None)
+        dispatch.resume(a.resume, total_steps=a.total_steps, progress=False if a.no_progress else None)
         return 0
     spec = get_algo(argv[0])
     preset, rest = _pop_preset(spec, argv[1:])
-    if spec.loop == "offline" and any(a == "--env" or a.startswith("--env=") for a in rest):
+    if spec.uses_dataset and any(a == "--env" or a.startswith("--env=") for a in rest):
         raise KeelError(f"{spec.name} trains offline on a dataset: pass --dataset ID (the evaluation environment "
                         f"comes from the dataset's metadata), not --env")
-    if spec.loop != "offline" and any(a == "--dataset" or a.startswith("--dataset=") for a in rest):
-        offline = ", ".join(n for n, s in sorted(ALGOS.items()) if s.loop == "offline")
+    if not spec.uses_dataset and any(a == "--dataset" or a.startswith("--dataset=") for a in rest):
+        offline = ", ".join(n for n, s in sorted(ALGOS.items()) if s.uses_dataset)
         raise KeelError(f"{spec.name} trains online in an environment (--env); the offline algorithms are {offline}")
     import tyro
     parsed = tyro.cli(_train_spec(spec, preset), args=rest, prog=f"keel train {spec.name}")
-    online.train(spec.name, parsed.run, parsed.algo)
+    dispatch.train(spec.name, parsed.run, parsed.algo, imports=IMPORTS)
     return 0
 
 
@@ -109,7 +116,7 @@ def _cmd_eval(argv: list[str]) -> int:
     a = p.parse_args(argv)
     if a.episodes < 1:
         raise KeelError(f"--episodes must be >= 1, got {a.episodes}")
-    from keelrl.train.policy_eval import evaluate_saved
+    from keelrl.commands.evaluate import evaluate_saved
     evaluate_saved(a.run_dir, a.episodes, a.seed, a.env, a.video)
     return 0
 
@@ -134,7 +141,7 @@ def _cmd_report(argv: list[str]) -> int:
     p.add_argument("--out", default="report", help="folder for table.md, summary.json, curves.png, profiles.png")
     p.add_argument("--reps", type=int, default=REPS, help="bootstrap resamples (default %(default)s; 50000 for a paper)")
     a = p.parse_args(argv)
-    from keelrl.analysis.report import write_report
+    from keelrl.commands.report import write_report
     report = write_report([Path(d) for d in a.run_dirs], Path(a.out), a.reps)
     for line in report.warnings:
         print(f"keel: warning: {line}", file=sys.stderr)
@@ -158,7 +165,7 @@ def _cmd_bench(argv: list[str]) -> int:
                    help="also time K seeds stacked in one agent, as keel train --seeds (SAC)")
     p.add_argument("--out", default=None, metavar="FILE.json", help="also write the results as JSON")
     a = p.parse_args(argv)
-    from keelrl.train.bench import bench
+    from keelrl.speed.bench import bench
     bench(a.algos, a.updates, a.warmup, a.threads, a.device, a.batch_size, a.compile, a.cuda_graphs, a.out,
           seeds=a.seeds)
     return 0
@@ -166,7 +173,7 @@ def _cmd_bench(argv: list[str]) -> int:
 
 def _cmd_collect(argv: list[str]) -> int:
     import tyro
-    from keelrl.train.collect import CollectConfig, collect
+    from keelrl.commands.collect import CollectConfig, collect
     argv = ["--sources" if a == "--from" else "--sources=" + a[7:] if a.startswith("--from=") else a for a in argv]
     cfg = tyro.cli(CollectConfig, args=argv, prog="keel collect",
                    description="Make a Minari dataset (D4RL-style kinds) from a saved keelrl policy.")
@@ -185,15 +192,36 @@ def _cmd_sweep(argv: list[str]) -> int:
                        help="run them on an existing Ray cluster (the sweep's out must be a folder every node sees)")
     p.add_argument("--dry-run", action="store_true", help="list the trials and what a run would do with each")
     a = p.parse_args(argv)
-    from keelrl.train.sweep import run_sweep
-    return run_sweep(a.spec, a.workers, a.ray or a.ray_address is not None, a.ray_address, a.dry_run)
+    from keelrl.commands.sweep import run_sweep
+    return run_sweep(a.spec, a.workers, a.ray or a.ray_address is not None, a.ray_address, a.dry_run, IMPORTS)
 
 
 COMMANDS = {"train": _cmd_train, "collect": _cmd_collect, "eval": _cmd_eval, "plot": _cmd_plot, "bench": _cmd_bench, "report": _cmd_report, "sweep": _cmd_sweep}
 
 
+def _pop_imports(argv: list[str]) -> list[str]:
+    """Take the leading `--import MODULE` options off argv, importing each module; return the rest."""
+    from keelrl.envs.make import import_module
+    while argv and (argv[0] == "--import" or argv[0].startswith("--import=")):
+        if argv[0] == "--import":
+            if len(argv) < 2:
+                raise KeelError("--import needs a module name: keel --import MODULE COMMAND ...")
+            name, argv = argv[1], argv[2:]
+        else:
+            name, argv = argv[0].split("=", 1)[1], argv[1:]
+        import_module(name, "--import")
+        if name not in IMPORTS:
+            IMPORTS.append(name)
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        argv = _pop_imports(list(argv))
+    except KeelError as e:
+        print(f"keel: error: {e}", file=sys.stderr)
+        return 1
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0

@@ -15,8 +15,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from keelrl.algos import ALGOS
-from keelrl.train.bench import learner_setup
-from keelrl.train.compiled import agent_parts
+from keelrl.speed.bench import learner_setup
+from keelrl.speed.compiled import agent_parts
 
 aten = torch.ops.aten
 SYNC_OPS = {aten._local_scalar_dense, aten.is_nonzero, aten.nonzero, aten.nonzero_static, aten.masked_select,
@@ -62,7 +62,7 @@ def no_host_sync():
 
 def tiny_setup(algo: str):
     overrides = {"hidden_sizes": (8, 8)}
-    if ALGOS[algo].loop == "on_policy":
+    if ALGOS[algo].trains_from == "rollouts":
         overrides.update(num_minibatches=2, epochs=2)
     return learner_setup(algo, batch_size=8, overrides=overrides, fill=64, rollout_steps=16)
 

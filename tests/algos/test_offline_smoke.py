@@ -15,7 +15,8 @@ from keelrl.cli import main
 from keelrl.data.offline import load_minari
 from keelrl.train.config import OfflineRunConfig
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
+from keelrl.types import Spaces
 
 TINY = dict(hidden_sizes=(8, 8), batch_size=16)
 
@@ -40,7 +41,7 @@ def _rows(path):
 
 
 def test_every_offline_algorithm_has_a_case():
-    assert {algo for algo, _ in CASES.values()} == {n for n, s in ALGOS.items() if s.loop == "offline"}
+    assert {algo for algo, _ in CASES.values()} == {n for n, s in ALGOS.items() if s.uses_dataset}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -184,7 +185,7 @@ def test_iql_actor_lr_is_cosine_annealed_to_zero():
 
     from keelrl.algos import IQLAgent
     torch.manual_seed(0)
-    agent = IQLAgent(IQLConfig(**TINY, lr_decay_steps=4), 3, 1, [-1.0], [1.0])
+    agent = IQLAgent(IQLConfig(**TINY, lr_decay_steps=4), Spaces.box(3, [-1.0], [1.0]))
     lrs = []
     for _ in range(4):
         lrs.append(agent.actor_opt.param_groups[0]["lr"])
@@ -200,7 +201,7 @@ def test_iql_actor_lr_stays_at_zero_after_the_schedule():
 
     from keelrl.algos import IQLAgent
     torch.manual_seed(0)
-    agent = IQLAgent(IQLConfig(**TINY, lr_decay_steps=4), 3, 1, [-1.0], [1.0])
+    agent = IQLAgent(IQLConfig(**TINY, lr_decay_steps=4), Spaces.box(3, [-1.0], [1.0]))
     lrs = []
     for _ in range(8):   # past T the rate stays at 0 (torch's CosineAnnealingLR alone would climb back by 2T)
         agent.update(_batch())

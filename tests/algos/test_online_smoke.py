@@ -12,7 +12,7 @@ import keelrl
 from keelrl.algos import DDPGConfig, DQNConfig, PPOConfig, TD3Config
 from keelrl.cli import main
 from keelrl.train.config import RunConfig
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
 
 OFF_POLICY = dict(hidden_sizes=(8, 8), batch_size=16, buffer_size=1000, learning_starts=100)
 PPO_TINY = dict(hidden_sizes=(8, 8), rollout_steps=32, num_minibatches=2, epochs=2)

@@ -6,7 +6,7 @@ import pytest
 
 from keelrl.algos.sac import SACConfig
 from keelrl.train.config import RunConfig
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
 
 
 def tiny_sac(**kw) -> SACConfig:

@@ -13,14 +13,14 @@ from rliable import library as rly
 from rliable import metrics
 
 import keelrl.analysis.plots as plots
-import keelrl.analysis.report as report
+import keelrl.commands.report as report
 import keelrl.analysis.statistics as statistics
 from keelrl.algos import get_algo
 from keelrl.analysis.plots import config_labels, format_setting
 from keelrl.analysis.statistics import SEED
 from keelrl.cli import main
 from keelrl.train.config import RunConfig
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
 
 PNG = b"\x89PNG"
 

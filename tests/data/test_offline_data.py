@@ -14,7 +14,7 @@ from keelrl.algos import BCConfig, IQLConfig
 from keelrl.data.offline import dataset_env, load_minari, write_minari
 from keelrl.errors import KeelError
 from keelrl.train.config import OfflineRunConfig
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
 
 PENDULUM_ID = "test/pendulum/hand-v0"
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from keelrl.cli import main
-from keelrl.train.bench import CONTINUOUS_SIZES, DISCRETE_SIZES, OFFLINE_SIZES, learner_setup
+from keelrl.speed.bench import CONTINUOUS_SIZES, DISCRETE_SIZES, OFFLINE_SIZES, learner_setup
 
 
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):

@@ -5,13 +5,14 @@ import torch
 
 from keelrl.algos.sac import SACAgent, SACConfig
 from keelrl.data.replay import ReplayBuffer
+from keelrl.types import Spaces
 from keelrl.train.checkpoint import atomic_torch_save, load_agent, read_checkpoint, save_agent
 
 
 def test_save_load_agent_round_trip(tmp_path):
     torch.manual_seed(0)
-    agent = SACAgent(SACConfig(hidden_sizes=(8, 8), num_critics=3, backup="redq"), 3, 2, np.array([-2.0, 0.0]),
-                     np.array([2.0, 1.0]))
+    agent = SACAgent(SACConfig(hidden_sizes=(8, 8), num_critics=3, backup="redq"),
+                     Spaces.box(3, np.array([-2.0, 0.0]), np.array([2.0, 1.0])))
     buf = ReplayBuffer(100, 3, 2)
     buf.add(np.random.randn(64, 3), np.random.uniform(-1, 1, (64, 2)), np.random.randn(64), np.random.randn(64, 3), np.zeros(64))
     agent.update(buf.sample(16))

@@ -12,7 +12,7 @@ from keelrl.cli import main
 from keelrl.data.offline import load_minari
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
 
 ENV = "InvertedPendulum-v5"
 
@@ -160,13 +160,13 @@ def _fake_run(tmp_path, evals):
 
 
 def test_medium_checkpoint_is_the_one_closest_to_a_third_of_the_final_return(tmp_path, capsys):
-    from keelrl.train.collect import medium_checkpoint
+    from keelrl.commands.collect import medium_checkpoint
     run_dir = _fake_run(tmp_path, [(200, 10.0), (400, 35.0), (600, 80.0), (800, 100.0)])
     assert medium_checkpoint(run_dir) == run_dir / "checkpoints" / "step_400.pt"     # 35 is closest to 100 / 3
     assert "medium policy" in capsys.readouterr().out
 
 
 def test_medium_checkpoint_with_negative_returns_is_not_the_near_expert(tmp_path):
-    from keelrl.train.collect import medium_checkpoint
+    from keelrl.commands.collect import medium_checkpoint
     run_dir = _fake_run(tmp_path, [(100, -1200.0), (200, -600.0), (300, -160.0), (400, -150.0)])
     assert medium_checkpoint(run_dir) != run_dir / "checkpoints" / "step_300.pt"

@@ -12,11 +12,11 @@ import torch._dynamo
 from torch._dynamo.utils import counters
 
 from keelrl.algos import ALGOS, DQNConfig
-from keelrl.train.bench import learner_setup
+from keelrl.speed.bench import learner_setup
 from keelrl.train.checkpoint import load_agent
-from keelrl.train.compiled import agent_parts, compile_networks
+from keelrl.speed.compiled import agent_parts, compile_networks
 from keelrl.train.config import RunConfig
-from keelrl.train.online import train
+from keelrl.train.dispatch import train
 
 UPDATES = 5   # covers TD3's delayed actor step (every 2nd) and the first target updates
 SLOW = sorted(set(ALGOS) - {"dqn"})
@@ -24,7 +24,7 @@ SLOW = sorted(set(ALGOS) - {"dqn"})
 
 def tiny_setup(algo: str):
     overrides = {"hidden_sizes": (8, 8)}
-    if ALGOS[algo].loop == "on_policy":
+    if ALGOS[algo].trains_from == "rollouts":
         overrides.update(num_minibatches=2, epochs=2)
     if algo == "dqn":
         overrides.update(target_update_period=2)

@@ -8,10 +8,10 @@ import torch
 from keelrl.algos import ALGOS
 from keelrl.cli import main
 from keelrl.errors import KeelError
-from keelrl.train.bench import learner_setup
-from keelrl.train.compiled import agent_parts
+from keelrl.speed.bench import learner_setup
+from keelrl.speed.compiled import agent_parts
 from keelrl.train.config import OfflineRunConfig, RunConfig
-from keelrl.train.cuda_graph import GraphedUpdate, branch_key, check_cuda_graphs
+from keelrl.speed.cuda_graph import GraphedUpdate, branch_key, check_cuda_graphs
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 CASES = [("sac", {"target_update_period": 3}), ("td3", {}), ("td3_bc", {"policy_delay": 3}),
@@ -30,7 +30,7 @@ def test_branch_key_decides_what_an_update_changes(algo, overrides):
     nets = agent_parts(setup.agent, torch.nn.Module)
     branches: dict[tuple, set] = {}
     for _ in range(7):
-        key = branch_key(setup.agent)
+        key = branch_key(setup.agent, ALGOS[algo].branches(setup.agent.cfg).periods)
         before = {name: [p.detach().clone() for p in net.parameters()] for name, net in nets.items()}
         setup.update()
         changed = frozenset(name for name, net in nets.items()
@@ -38,19 +38,19 @@ def test_branch_key_decides_what_an_update_changes(algo, overrides):
         branches.setdefault(key, set()).add(changed)
     assert all(len(changes) == 1 for changes in branches.values()), branches
     assert len({next(iter(c)) for c in branches.values()}) == len(branches), branches
-    periodic = any(hasattr(setup.agent.cfg, f) for f in ("target_update_period", "policy_delay"))
+    periodic = any(p > 1 for p in ALGOS[algo].branches(setup.agent.cfg).periods)
     assert len(branches) == (2 if periodic else 1)
 
 
-@pytest.mark.parametrize("algo, loop, cfg, device, message", [
-    ("sac", "off_policy", ALGOS["sac"].config(), "cpu", "--cuda-graphs needs a CUDA device"),
-    ("ppo", "on_policy", ALGOS["ppo"].config(), "cuda", "train ppo without --cuda-graphs"),
-    ("iql", "offline", ALGOS["iql"].config(), "cuda", "add --lr-decay-steps 0"),
+@pytest.mark.parametrize("algo, cfg, device, message", [
+    ("sac", ALGOS["sac"].config(), "cpu", "--cuda-graphs needs a CUDA device"),
+    ("ppo", ALGOS["ppo"].config(), "cuda", "train ppo without --cuda-graphs"),
+    ("iql", ALGOS["iql"].config(), "cuda", "add --lr-decay-steps 0"),
 ])
-def test_what_cannot_be_captured_is_refused(algo, loop, cfg, device, message):
+def test_what_cannot_be_captured_is_refused(algo, cfg, device, message):
     with pytest.raises(KeelError, match=message):
-        check_cuda_graphs(algo, loop, cfg, torch.device(device))
-    check_cuda_graphs("iql", "offline", ALGOS["iql"].config(lr_decay_steps=0), torch.device("cuda"))  # allowed
+        check_cuda_graphs(ALGOS[algo], cfg, torch.device(device))
+    check_cuda_graphs(ALGOS["iql"], ALGOS["iql"].config(lr_decay_steps=0), torch.device("cuda"))  # allowed
 
 
 def test_run_configs_refuse_cuda_graphs_on_cpu_and_with_compile():

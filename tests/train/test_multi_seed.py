@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from keelrl.algos.sac import SACAgent, SACConfig
-from keelrl.algos.sac_seeds import SACSeedStack
+from keelrl.algos import rebuild_agent
+from keelrl.speed.sac_seeds import SACSeedStack
+from keelrl.types import Spaces
 from keelrl.cli import main
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig, parse_seeds
-from keelrl.train.online import resume, train
+from keelrl.train.dispatch import resume, train
 from keelrl.types import Batch
 
 
@@ -104,7 +106,7 @@ def _batches(rng, s, b=16, obs_dim=3, act_dim=1):
 def test_seeds_do_not_leak(kw):
     """Changing seed 3's data (and giving it a diverging loss) leaves seed 1's parameters identical."""
     cfg = SACConfig(hidden_sizes=(16, 16), **kw)
-    stacks = [SACSeedStack(cfg, [0, 1, 2, 3], 3, 1, -np.ones(1) * 2, np.ones(1) * 2) for _ in range(2)]
+    stacks = [SACSeedStack(cfg, [0, 1, 2, 3], Spaces.box(3, -np.ones(1) * 2, np.ones(1) * 2)) for _ in range(2)]
     rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(0)
     for _ in range(5):
         batches_a = _batches(rng_a, 4)
@@ -127,12 +129,12 @@ def test_seeds_do_not_leak(kw):
 def test_seed_agent_round_trip():
     """Seed i exported as an ordinary SACAgent and loaded back leaves the stack unchanged."""
     cfg = SACConfig(hidden_sizes=(8, 8))
-    stack = SACSeedStack(cfg, [4, 6], 3, 1, -np.ones(1), np.ones(1))
+    stack = SACSeedStack(cfg, [4, 6], Spaces.box(3, -np.ones(1), np.ones(1)))
     rng = np.random.default_rng(1)
     for _ in range(3):
         stack.update(_batches(rng, 2))
-    agent = SACAgent.from_state_dict(stack.seed_state_dict(1))
-    other = SACSeedStack(cfg, [4, 6], 3, 1, -np.ones(1), np.ones(1))
+    agent = rebuild_agent("sac", stack.seed_state_dict(1))
+    other = SACSeedStack(cfg, [4, 6], Spaces.box(3, -np.ones(1), np.ones(1)))
     other.load_seed_agent(1, agent)
     for p, q in zip(stack.critic.parameters(), other.critic.parameters()):
         assert torch.equal(p[1], q[1])
@@ -180,9 +182,9 @@ def test_cli_seeds_and_errors(tmp_path, capsys):
 @pytest.mark.slow
 def test_compiled_stack_equals_eager():
     """--compile with --seeds: the compiled stacked networks give the eager stack's updates."""
-    from keelrl.train.compiled import compile_networks
+    from keelrl.speed.compiled import compile_networks
     cfg = SACConfig(hidden_sizes=(16, 16))
-    eager, compiled = (SACSeedStack(cfg, [0, 1], 3, 1, -np.ones(1), np.ones(1)) for _ in range(2))
+    eager, compiled = (SACSeedStack(cfg, [0, 1], Spaces.box(3, -np.ones(1), np.ones(1))) for _ in range(2))
     assert compile_networks(compiled)
     rng = np.random.default_rng(0)
     for _ in range(4):

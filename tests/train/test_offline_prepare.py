@@ -1,11 +1,11 @@
-"""The dataset preprocessing an algorithm's Config asks for (train/offline.py's prepare_dataset),
+"""The dataset preprocessing an algorithm's spec asks for (train/offline.py's prepare_dataset),
 against numbers worked out by hand."""
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from keelrl.algos import BCConfig, CQLConfig, IQLConfig, SACNConfig
+from keelrl.algos import ALGOS, BCConfig, CQLConfig, IQLConfig, SACNConfig
 from keelrl.data.offline import OfflineDataset
 from keelrl.train.offline import prepare_dataset
 
@@ -21,7 +21,7 @@ def _data() -> OfflineDataset:
 
 def test_iql_scales_rewards_by_1000_over_the_return_range_and_standardizes_states():
     data = _data()
-    stats = prepare_dataset(data, IQLConfig())
+    stats = prepare_dataset(data, ALGOS['iql'].needs(IQLConfig()))
     assert torch.allclose(data.reward, torch.tensor([1.0, 2.0, -1.0]) * 1000.0 / 4.0)   # range 3 - (-1) = 4
     mean = torch.tensor([2.0, 11.0])
     std = torch.tensor([2.0, float(np.std([10.0, 10.0, 13.0], ddof=1))]) + 1e-3            # torch.std: n - 1
@@ -32,17 +32,17 @@ def test_iql_scales_rewards_by_1000_over_the_return_range_and_standardizes_state
 
 def test_cql_reward_scale_and_bias_apply_after_the_optional_normalization():
     data = _data()
-    prepare_dataset(data, CQLConfig(reward_scale=5.0, reward_bias=-1.0, normalize_obs=False))
+    prepare_dataset(data, ALGOS['cql'].needs(CQLConfig(reward_scale=5.0, reward_bias=-1.0, normalize_obs=False)))
     assert torch.allclose(data.reward, torch.tensor([4.0, 9.0, -6.0]))
     data = _data()
-    prepare_dataset(data, CQLConfig(normalize_reward=True, reward_scale=2.0, normalize_obs=False))
+    prepare_dataset(data, ALGOS['cql'].needs(CQLConfig(normalize_reward=True, reward_scale=2.0, normalize_obs=False)))
     assert torch.allclose(data.reward, torch.tensor([1.0, 2.0, -1.0]) * 250.0 * 2.0)
 
 
-@pytest.mark.parametrize("cfg", [SACNConfig(), BCConfig(normalize_obs=False)])
-def test_configs_without_preprocessing_leave_the_data_alone(cfg):
+@pytest.mark.parametrize("name, cfg", [("sac_n", SACNConfig()), ("bc", BCConfig(normalize_obs=False))])
+def test_configs_without_preprocessing_leave_the_data_alone(name, cfg):
     data = _data()
-    assert prepare_dataset(data, cfg) is None
+    assert prepare_dataset(data, ALGOS[name].needs(cfg)) is None
     ref = _data()
     for k in ("obs", "reward", "next_obs"):
         assert torch.equal(getattr(data, k), getattr(ref, k))
@@ -51,5 +51,5 @@ def test_configs_without_preprocessing_leave_the_data_alone(cfg):
 def test_fingerprint_is_taken_before_preprocessing():
     data = _data()
     before = data.fingerprint()
-    prepare_dataset(data, IQLConfig())
+    prepare_dataset(data, ALGOS['iql'].needs(IQLConfig()))
     assert data.fingerprint() == before and before["reward_sum"] == 2.0 and before["obs_sum"] == 39.0

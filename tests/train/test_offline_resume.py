@@ -8,7 +8,7 @@ from keelrl.cli import main
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import OfflineRunConfig
-from keelrl.train.online import resume, train
+from keelrl.train.dispatch import resume, train
 from tests.train.test_resume import _numbers
 from tests.train.test_resume_suite import _assert_same_state
 

@@ -10,7 +10,7 @@ from keelrl.algos.sac import SACConfig
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig
-from keelrl.train.online import resume, train
+from keelrl.train.dispatch import resume, train
 
 
 def _cfg():

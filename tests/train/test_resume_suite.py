@@ -7,7 +7,7 @@ import torch
 from keelrl.algos import DDPGConfig, DQNConfig, PPOConfig, TD3Config
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig
-from keelrl.train.online import resume, train
+from keelrl.train.dispatch import resume, train
 from tests.train.test_resume import _numbers
 
 

@@ -10,8 +10,8 @@ import yaml
 
 from keelrl.cli import main
 from keelrl.errors import KeelError
-from keelrl.train.sweep import trial_state
-from keelrl.train.sweep_spec import expand
+from keelrl.commands.sweep import trial_state
+from keelrl.commands.sweep_spec import expand
 
 OK, BAD = "sac-Pendulum-v1-critic_lr=0.001", "sac-Pendulum-v1-critic_lr=1e+30"  # 1e30 diverges at its first update
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from keelrl.errors import KeelError
-from keelrl.train.sweep_spec import check_sources, expand, load_spec
+from keelrl.commands.sweep_spec import check_sources, expand, load_spec
 
 SPEC = """
 name: pendulum-lr
@@ -81,7 +81,7 @@ def test_load_spec_reads_yaml(tmp_path):
     ({"envs": None}, "sac, td3 train online: the spec needs 'envs'"),
     ({"algos": ["iql"], "envs": None, "grid": None, "config": None}, "iql trains offline: the spec needs 'datasets'"),
     ({"workers": 0}, "workers must be an integer >= 1, got 0"),
-    ({"sweeps": 2}, "unknown key 'sweeps' in the sweep spec; allowed: name, out, algos"),
+    ({"sweeps": 2}, "unknown key 'sweeps' in the sweep spec; allowed: name, out, imports, algos"),
 ])
 def test_a_bad_spec_is_one_clear_error(changes, message):
     with pytest.raises(KeelError) as e:

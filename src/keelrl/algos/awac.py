@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from keelrl.algos.iql import awr_weights, iql_actor_loss
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, named_losses
+from keelrl.envs.spaces import continuous_actions
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.algos.config_checks import check_shared_fields
@@ -27,7 +29,7 @@ from keelrl.functional import soft_update, td_target
 from keelrl.nn.actors import GaussianActor
 from keelrl.nn.ensemble import EnsembleCritic
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -78,13 +80,20 @@ def awac_critic_loss(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tenso
     return loss, {"loss_q": loss.detach(), "q_mean": q.detach().mean()}
 
 
+LOSSES = {"critic": awac_critic_loss, "actor": iql_actor_loss}
+"""The losses AWACAgent.update calls by name."""
+
+
 class AWACAgent:
     algo = "awac"
     metric_names = ("loss_q", "q_mean", "loss_pi", "weight_mean")
 
-    def __init__(self, cfg: AWACConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
+    def __init__(self, cfg: AWACConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        obs_dim, act_dim = spaces.obs_dim, spaces.act_dim
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.losses = named_losses(LOSSES, losses, "awac")
         d = self.device
         self.actor = GaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(d)
         self.critic = EnsembleCritic(2, obs_dim, act_dim, cfg.hidden_sizes).to(d)
@@ -94,7 +103,7 @@ class AWACAgent:
         self.actor_opt = adam(self.actor.parameters(), cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), cfg.critic_lr)
         self.obs_norm = FixedNormalizer(obs_dim, d)
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -102,12 +111,15 @@ class AWACAgent:
         dist = self.actor(self.obs_norm(obs))
         return self.bounds.to_env(dist.mean if deterministic else dist.sample().clamp(-1.0, 1.0))
 
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.obs_norm.set(mean, std)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         with torch.no_grad():
             next_a = self.actor(batch.next_obs).sample().clamp(-1.0, 1.0)
             y = td_target(batch.reward, batch.terminated, self.critic_target(batch.next_obs, next_a).min(0).values, cfg.gamma)
-        loss_q, info = awac_critic_loss(self.critic(batch.obs, batch.action), y)
+        loss_q, info = self.losses["critic"](self.critic(batch.obs, batch.action), y)
         self.critic_opt.zero_grad(set_to_none=True)
         loss_q.backward()
         self.critic_opt.step()
@@ -116,8 +128,8 @@ class AWACAgent:
             pi_a = self.actor(batch.obs).sample().clamp(-1.0, 1.0)
             advantage = self.critic(batch.obs, batch.action).min(0).values - self.critic(batch.obs, pi_a).min(0).values
         dist = self.actor(batch.obs)
-        loss_pi, info_pi = iql_actor_loss(dist.log_prob(batch.action).sum(-1),
-                                          awr_weights(advantage, 1.0 / cfg.awac_lambda, cfg.exp_adv_max))
+        loss_pi, info_pi = self.losses["actor"](dist.log_prob(batch.action).sum(-1),
+                                                awr_weights(advantage, 1.0 / cfg.awac_lambda, cfg.exp_adv_max))
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
@@ -127,8 +139,7 @@ class AWACAgent:
         return {**info, **info_pi}
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "action_low": self.bounds.low, "action_high": self.bounds.high,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 **{k: getattr(self, k).state_dict() for k in
                    ("actor", "critic", "critic_target", "actor_opt", "critic_opt", "obs_norm")},
                 "num_updates": self.num_updates}
@@ -138,9 +149,11 @@ class AWACAgent:
             getattr(self, k).load_state_dict(state[k])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "AWACAgent":
-        agent = cls(AWACConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg: AWACConfig) -> DatasetNeeds:
+    return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
+
+
+SPEC = AlgoSpec("awac", AWACConfig, AWACAgent, "Advantage-Weighted Actor-Critic (offline)", "dataset",
+                continuous_actions, needs, presets=PRESETS)

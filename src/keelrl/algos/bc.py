@@ -14,13 +14,15 @@ from typing import Literal
 import numpy as np
 import torch
 
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, named_losses
 from keelrl.data.normalization import FixedNormalizer
+from keelrl.envs.spaces import continuous_actions
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
 from keelrl.nn.actors import DeterministicActor, TanhGaussianActor
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -61,20 +63,27 @@ def bc_nll_loss(log_prob: torch.Tensor) -> tuple[torch.Tensor, dict]:
     return loss, {"loss_bc": loss.detach()}
 
 
+LOSSES = {"mse": bc_mse_loss, "nll": bc_nll_loss}
+"""The losses BCAgent.update calls by name (deterministic policy: mse; gaussian: nll)."""
+
+
 class BCAgent:
     algo = "bc"
     metric_names = ("loss_bc",)
 
-    def __init__(self, cfg: BCConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
+    def __init__(self, cfg: BCConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        obs_dim, act_dim = spaces.obs_dim, spaces.act_dim
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.losses = named_losses(LOSSES, losses, "bc")
         if cfg.policy == "deterministic":
             self.actor = DeterministicActor(obs_dim, act_dim, cfg.hidden_sizes).to(self.device)
         else:
             self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(self.device)
         self.opt = adam(self.actor.parameters(), cfg.lr)
         self.obs_norm = FixedNormalizer(obs_dim, self.device)
-        self.bounds = ActionBounds(action_low, action_high, self.device)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, self.device)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -85,11 +94,14 @@ class BCAgent:
             return self.bounds.to_env(out)
         return self.bounds.to_env(out.mode if deterministic else out.rsample()[0])
 
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.obs_norm.set(mean, std)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         if self.cfg.policy == "deterministic":
-            loss, info = bc_mse_loss(self.actor(batch.obs), batch.action)
+            loss, info = self.losses["mse"](self.actor(batch.obs), batch.action)
         else:
-            loss, info = bc_nll_loss(self.actor(batch.obs).log_prob(batch.action))
+            loss, info = self.losses["nll"](self.actor(batch.obs).log_prob(batch.action))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -97,8 +109,7 @@ class BCAgent:
         return info
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "action_low": self.bounds.low, "action_high": self.bounds.high, "actor": self.actor.state_dict(),
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(), "actor": self.actor.state_dict(),
                 "opt": self.opt.state_dict(), "obs_norm": self.obs_norm.state_dict(), "num_updates": self.num_updates}
 
     def load_state_dict(self, state: dict) -> None:
@@ -107,9 +118,11 @@ class BCAgent:
         self.obs_norm.load_state_dict(state["obs_norm"])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "BCAgent":
-        agent = cls(BCConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg: BCConfig) -> DatasetNeeds:
+    return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
+
+
+SPEC = AlgoSpec("bc", BCConfig, BCAgent, "Behavior cloning (offline, deterministic or Gaussian)", "dataset",
+                continuous_actions, needs)

@@ -26,7 +26,9 @@ import numpy as np
 import torch
 
 from keelrl.algos.sac import actor_loss_reparametrized, soft_q_target, temperature_loss
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, named_losses
 from keelrl.data.normalization import FixedNormalizer
+from keelrl.envs.spaces import continuous_actions
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
@@ -34,7 +36,7 @@ from keelrl.functional import soft_update
 from keelrl.nn.actors import TanhGaussianActor
 from keelrl.nn.ensemble import EnsembleCritic, orthogonal_init_
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -155,13 +157,21 @@ def lagrange_loss(log_alpha_prime: torch.Tensor, gap: torch.Tensor, cql_alpha: f
 
 # --------------------------------------------------------------------------- agent
 
+LOSSES = {"actor": actor_loss_reparametrized, "temperature": temperature_loss, "gap": cql_gap,
+          "critic": cql_critic_loss, "lagrange": lagrange_loss}
+"""The losses CQLAgent.update calls by name."""
+
+
 class CQLAgent:
     algo = "cql"
     metric_names = ("loss_q", "cql_gap", "q_mean", "loss_pi", "entropy", "loss_alpha", "alpha", "alpha_prime")
 
-    def __init__(self, cfg: CQLConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
+    def __init__(self, cfg: CQLConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        obs_dim, act_dim = spaces.obs_dim, spaces.act_dim
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.losses = named_losses(LOSSES, losses, "cql")
         d = self.device
         self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(d)
         self.critic = EnsembleCritic(cfg.num_critics, obs_dim, act_dim, cfg.hidden_sizes).to(d)
@@ -177,7 +187,7 @@ class CQLAgent:
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
         self.alpha_prime_opt = adam([self.log_alpha_prime], cfg.critic_lr) if cfg.lagrange else None
         self.obs_norm = FixedNormalizer(obs_dim, d)
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -191,19 +201,22 @@ class CQLAgent:
         obs_k = obs.unsqueeze(0).expand(k, b, obs.shape[-1]).reshape(k * b, -1)
         return critic(obs_k, actions.reshape(k * b, -1)).view(-1, k, b)
 
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.obs_norm.set(mean, std)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg, n = self.cfg, self.cfg.cql_n_actions
         alpha = self.log_alpha.detach().exp()
         # Actor and temperature first, on the current critics (the reference code's order).
         self.critic.requires_grad_(False)
         a, logp, _ = self.actor(batch.obs).rsample((1,))
-        loss_pi, info = actor_loss_reparametrized(self._q(self.critic, batch.obs, a).min(0).values, logp, alpha)
+        loss_pi, info = self.losses["actor"](self._q(self.critic, batch.obs, a).min(0).values, logp, alpha)
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
         self.critic.requires_grad_(True)
         if self.alpha_opt is not None:
-            loss_alpha, info_alpha = temperature_loss(self.log_alpha, logp, -float(self.act_dim))
+            loss_alpha, info_alpha = self.losses["temperature"](self.log_alpha, logp, -float(self.act_dim))
             self.alpha_opt.zero_grad(set_to_none=True)
             loss_alpha.backward()
             self.alpha_opt.step()
@@ -223,16 +236,16 @@ class CQLAgent:
         q_sampled = self._q(self.critic, batch.obs, torch.cat([rand_a, pi_a, next_pi_a]))            # [N, 3n, B]
         q_rand, q_pi, q_next_pi = q_sampled.split(n, dim=1)
         q_data = self.critic(batch.obs, batch.action)                                                   # [N, B]
-        gap = cql_gap(q_rand, q_pi, pi_logp, q_next_pi, next_pi_logp, q_data, self.act_dim,
+        gap = self.losses["gap"](q_rand, q_pi, pi_logp, q_next_pi, next_pi_logp, q_data, self.act_dim,
                       cfg.cql_temperature, cfg.importance_sampling)
         alpha_prime = self.log_alpha_prime.exp().clamp(0.0, 1e6) if cfg.lagrange else None
-        loss_q, info_q = cql_critic_loss(q_data, y, gap, cfg.cql_alpha, alpha_prime, cfg.target_action_gap)
+        loss_q, info_q = self.losses["critic"](q_data, y, gap, cfg.cql_alpha, alpha_prime, cfg.target_action_gap)
         self.critic_opt.zero_grad(set_to_none=True)
         loss_q.backward()
         self.critic_opt.step()
         info.update(info_q)
         if self.alpha_prime_opt is not None:
-            loss_ap, info_ap = lagrange_loss(self.log_alpha_prime, gap, cfg.cql_alpha, cfg.target_action_gap)
+            loss_ap, info_ap = self.losses["lagrange"](self.log_alpha_prime, gap, cfg.cql_alpha, cfg.target_action_gap)
             self.alpha_prime_opt.zero_grad(set_to_none=True)
             loss_ap.backward()
             self.alpha_prime_opt.step()
@@ -245,8 +258,7 @@ class CQLAgent:
         return info
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "action_low": self.bounds.low, "action_high": self.bounds.high,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 **{k: getattr(self, k).state_dict() for k in ("actor", "critic", "critic_target", "actor_opt",
                                                               "critic_opt", "obs_norm")},
                 "log_alpha": self.log_alpha.detach().cpu(), "log_alpha_prime": self.log_alpha_prime.detach().cpu(),
@@ -265,9 +277,12 @@ class CQLAgent:
                 getattr(self, k).load_state_dict(state[k])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "CQLAgent":
-        agent = cls(CQLConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg: CQLConfig) -> DatasetNeeds:
+    return DatasetNeeds(cfg.batch_size, reward_range_scale=1000.0 if cfg.normalize_reward else None,
+                        reward_scale=cfg.reward_scale, reward_bias=cfg.reward_bias, normalize_obs=cfg.normalize_obs)
+
+
+SPEC = AlgoSpec("cql", CQLConfig, CQLAgent, "Conservative Q-Learning, CQL(H) on SAC (offline)", "dataset",
+                continuous_actions, needs, presets=PRESETS)

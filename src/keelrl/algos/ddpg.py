@@ -21,8 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from keelrl.algos import td3
+from keelrl.algos.spec import AlgoSpec, named_losses
 from keelrl.algos.td3 import DeterministicActorCritic, validate_deterministic_ac
-from keelrl.types import Batch
+from keelrl.envs.spaces import continuous_actions
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -58,10 +61,10 @@ class DDPGAgent:
     algo = "ddpg"
     metric_names = ("loss_q", "q_mean", "loss_pi")
 
-    def __init__(self, cfg: DDPGConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, cfg: DDPGConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
         self.cfg = cfg
-        self.ac = DeterministicActorCritic(cfg, 1, obs_dim, act_dim, action_low, action_high, device)
+        self.ac = DeterministicActorCritic(cfg, 1, spaces, device, named_losses(td3.LOSSES, losses, "ddpg"))
         self.device = self.ac.device
 
     @property
@@ -94,9 +97,7 @@ class DDPGAgent:
     def load_state_dict(self, state: dict) -> None:
         self.ac.load_state_dict(state)
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "DDPGAgent":
-        agent = cls(DDPGConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+SPEC = AlgoSpec("ddpg", DDPGConfig, DDPGAgent, "DDPG, OurDDPG settings (continuous actions)", "transitions",
+                continuous_actions, td3.needs)

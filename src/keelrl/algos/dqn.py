@@ -21,11 +21,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from keelrl.algos.spec import AlgoSpec, Transitions, UpdateBranches, named_losses
+from keelrl.envs.spaces import discrete_actions
 from keelrl.errors import check
 from keelrl.functional import hard_update, soft_update
 from keelrl.nn.qnets import QNetwork
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -127,12 +129,20 @@ def linear_epsilon(step: int, start: float, end: float, duration: int) -> float:
 
 # --------------------------------------------------------------------------- agent
 
+LOSSES = {"q": q_regression_loss}
+"""The losses DQNAgent.update calls by name."""
+
+
 class DQNAgent:
     algo = "dqn"
     metric_names = ("loss_q", "q_mean")
 
-    def __init__(self, cfg: DQNConfig, obs_dim: int, num_actions: int, device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.num_actions, self.device = cfg, obs_dim, num_actions, torch.device(device)
+    def __init__(self, cfg: DQNConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        self.losses = named_losses(LOSSES, losses, "dqn")
+        obs_dim, num_actions = spaces.obs_dim, spaces.num_actions
+        self.num_actions = num_actions
         self.q = QNetwork(obs_dim, num_actions, cfg.hidden_sizes, cfg.dueling).to(self.device)
         self.q_target = QNetwork(obs_dim, num_actions, cfg.hidden_sizes, cfg.dueling).to(self.device)
         self.q_target.load_state_dict(self.q.state_dict())
@@ -165,7 +175,7 @@ class DQNAgent:
             q_next_online = self.q(batch.next_obs) if cfg.double_q else None
             y = q_target(batch.reward, batch.terminated, discount, self.q_target(batch.next_obs), q_next_online)
         q_sa = self.q(batch.obs).gather(-1, batch.action.long().unsqueeze(-1)).squeeze(-1)
-        loss, info = q_regression_loss(q_sa, y, cfg.loss)
+        loss, info = self.losses["q"](q_sa, y, cfg.loss)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm is not None:
@@ -180,7 +190,7 @@ class DQNAgent:
         return info
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "num_actions": self.num_actions,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 "q": self.q.state_dict(), "q_target": self.q_target.state_dict(), "opt": self.opt.state_dict(),
                 "num_updates": self.num_updates}
 
@@ -190,8 +200,13 @@ class DQNAgent:
         self.opt.load_state_dict(state["opt"])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "DQNAgent":
-        agent = cls(DQNConfig(**state["config"]), state["obs_dim"], state["num_actions"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg: DQNConfig) -> Transitions:
+    return Transitions(cfg.batch_size, cfg.buffer_size, cfg.learning_starts, cfg.updates_per_step, cfg.update_every,
+                       cfg.n_step, cfg.gamma)
+
+
+SPEC = AlgoSpec("dqn", DQNConfig, DQNAgent, "DQN, with Double / dueling / n-step options (discrete actions)",
+                "transitions", discrete_actions, needs,
+                branches=lambda cfg: UpdateBranches(periods=(cfg.target_update_period,)))

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
+from keelrl.algos import sac_n
 from keelrl.algos.sac_n import SACNAgent, validate_sac_n
+from keelrl.algos.spec import AlgoSpec, named_losses
+from keelrl.envs.spaces import continuous_actions
 from keelrl.errors import check
 from keelrl.nn.ensemble import EnsembleCritic
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -96,14 +99,15 @@ class EDACAgent:
     eager_networks = ("critic",)
     """Not compiled by --compile: ES differentiates ∇_a Q again, and torch.compile has no double backward."""
 
-    def __init__(self, cfg: EDACConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, cfg: EDACConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
         self.cfg = cfg
-        self.core = SACNAgent(cfg, obs_dim, act_dim, action_low, action_high, device, critic_penalty=self._penalty)
+        self.losses = named_losses({**sac_n.LOSSES, "diversity": edac_diversity_loss}, losses, "edac")
+        self.core = SACNAgent(cfg, spaces, device, {k: self.losses[k] for k in sac_n.LOSSES}, critic_penalty=self._penalty)
         self.device, self.obs_norm = self.core.device, self.core.obs_norm
 
     def _penalty(self, critic: EnsembleCritic, batch: Batch) -> tuple[torch.Tensor, dict]:
-        loss, info = edac_diversity_loss(critic_action_gradients(critic, batch.obs, batch.action))
+        loss, info = self.losses["diversity"](critic_action_gradients(critic, batch.obs, batch.action))
         return self.cfg.eta * loss, info
 
     @property
@@ -112,6 +116,9 @@ class EDACAgent:
 
     def act(self, obs, deterministic: bool = True):
         return self.core.act(obs, deterministic)
+
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.core.set_obs_normalization(mean, std)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         return self.core.update(batch)
@@ -122,9 +129,7 @@ class EDACAgent:
     def load_state_dict(self, state: dict) -> None:
         self.core.load_state_dict(state)
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "EDACAgent":
-        agent = cls(EDACConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+SPEC = AlgoSpec("edac", EDACConfig, EDACAgent, "EDAC: SAC-N with gradient-diversified critics (offline)", "dataset",
+                continuous_actions, sac_n.needs, presets=PRESETS)

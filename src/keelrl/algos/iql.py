@@ -21,7 +21,9 @@ from typing import Literal
 import numpy as np
 import torch
 
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, UpdateBranches, named_losses
 from keelrl.data.normalization import FixedNormalizer
+from keelrl.envs.spaces import continuous_actions
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
@@ -29,7 +31,7 @@ from keelrl.functional import expectile_loss, soft_update, td_target
 from keelrl.nn.actors import DeterministicActor, GaussianActor
 from keelrl.nn.ensemble import EnsembleMLP, EnsembleCritic
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -119,13 +121,20 @@ def iql_actor_loss(log_likelihood: torch.Tensor, weights: torch.Tensor) -> tuple
 
 # --------------------------------------------------------------------------- agent
 
+LOSSES = {"value": iql_value_loss, "critic": iql_critic_loss, "actor": iql_actor_loss}
+"""The losses IQLAgent.update calls by name."""
+
+
 class IQLAgent:
     algo = "iql"
     metric_names = ("loss_v", "v_mean", "loss_q", "q_mean", "loss_pi", "weight_mean")
 
-    def __init__(self, cfg: IQLConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
+    def __init__(self, cfg: IQLConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        obs_dim, act_dim = spaces.obs_dim, spaces.act_dim
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.losses = named_losses(LOSSES, losses, "iql")
         d = self.device
         if cfg.actor == "gaussian":
             self.actor = GaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(d)
@@ -142,7 +151,7 @@ class IQLAgent:
         self.actor_sched = (torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_opt, cfg.lr_decay_steps)
                             if cfg.lr_decay_steps > 0 else None)
         self.obs_norm = FixedNormalizer(obs_dim, d)
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     def _v(self, obs: torch.Tensor) -> torch.Tensor:
@@ -156,13 +165,16 @@ class IQLAgent:
             return self.bounds.to_env(out)
         return self.bounds.to_env(out.mean if deterministic else out.sample().clamp(-1.0, 1.0))
 
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.obs_norm.set(mean, std)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         # V: expectile regression on the target critics' min at the dataset's actions.
         with torch.no_grad():
             q_target = self.critic_target(batch.obs, batch.action).min(0).values        # [B]
         v = self._v(batch.obs)
-        loss_v, info = iql_value_loss(q_target, v, cfg.expectile)
+        loss_v, info = self.losses["value"](q_target, v, cfg.expectile)
         self.value_opt.zero_grad(set_to_none=True)
         loss_v.backward()
         self.value_opt.step()
@@ -171,7 +183,7 @@ class IQLAgent:
         # Q: regress on r + γ (1 - d) V(s').
         with torch.no_grad():
             y = td_target(batch.reward, batch.terminated, self._v(batch.next_obs), cfg.gamma)
-        loss_q, info_q = iql_critic_loss(self.critic(batch.obs, batch.action), y)
+        loss_q, info_q = self.losses["critic"](self.critic(batch.obs, batch.action), y)
         self.critic_opt.zero_grad(set_to_none=True)
         loss_q.backward()
         self.critic_opt.step()
@@ -182,7 +194,7 @@ class IQLAgent:
             log_likelihood = out.log_prob(batch.action).sum(-1)
         else:
             log_likelihood = -(out - batch.action).pow(2).sum(-1)
-        loss_pi, info_pi = iql_actor_loss(log_likelihood, awr_weights(advantage, cfg.beta, cfg.exp_adv_max))
+        loss_pi, info_pi = self.losses["actor"](log_likelihood, awr_weights(advantage, cfg.beta, cfg.exp_adv_max))
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
@@ -194,8 +206,7 @@ class IQLAgent:
         return {**info, **info_q, **info_pi}
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "action_low": self.bounds.low, "action_high": self.bounds.high,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 **{k: getattr(self, k).state_dict() for k in
                    ("actor", "critic", "critic_target", "value", "actor_opt", "critic_opt", "value_opt", "obs_norm")},
                 "actor_sched": None if self.actor_sched is None else self.actor_sched.state_dict(),
@@ -208,9 +219,19 @@ class IQLAgent:
             self.actor_sched.load_state_dict(state["actor_sched"])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "IQLAgent":
-        agent = cls(IQLConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg: IQLConfig) -> DatasetNeeds:
+    return DatasetNeeds(cfg.batch_size, reward_range_scale=1000.0 if cfg.normalize_reward else None,
+                        normalize_obs=cfg.normalize_obs)
+
+
+def branches(cfg: IQLConfig) -> UpdateBranches:
+    if cfg.lr_decay_steps > 0:
+        return UpdateBranches(not_capturable="iql's learning-rate schedule is set on the host each update: add "
+                                             "--lr-decay-steps 0 for a constant rate, or drop --cuda-graphs")
+    return UpdateBranches()
+
+
+SPEC = AlgoSpec("iql", IQLConfig, IQLAgent, "Implicit Q-Learning (offline)", "dataset", continuous_actions, needs,
+                branches=branches, presets=PRESETS)

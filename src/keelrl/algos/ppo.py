@@ -26,12 +26,15 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from keelrl.algos.spec import AlgoSpec, Rollouts, UpdateBranches, named_losses
 from keelrl.data.normalization import ObservationNormalizer, RewardScaler
 from keelrl.data.rollout import RolloutBuffer
-from keelrl.errors import check
+from keelrl.envs.spaces import box_or_discrete_actions
+from keelrl.errors import KeelError, check
 from keelrl.functional import gae
 from keelrl.nn.mlp import mlp
 from keelrl.optim import adam
+from keelrl.types import Spaces
 
 
 @dataclass
@@ -122,14 +125,21 @@ def value_loss(value: torch.Tensor, target: torch.Tensor, old_value: torch.Tenso
     return loss, {"loss_v": loss.detach()}
 
 
-def ppo_loss(log_prob, old_log_prob, advantage, value, target, old_value, entropy, cfg: PPOConfig):
-    """L = L^CLIP + c_1 L^VF - c_2 H  (Eq. 9), with advantages normalized per minibatch when asked."""
+def ppo_loss(log_prob, old_log_prob, advantage, value, target, old_value, entropy, cfg: PPOConfig,
+             losses: dict | None = None):
+    """L = L^CLIP + c_1 L^VF - c_2 H  (Eq. 9), with advantages normalized per minibatch when asked.
+    `losses` names the two terms' functions (default LOSSES: the clipped surrogate and the value loss)."""
+    losses = LOSSES if losses is None else losses
     if cfg.normalize_advantage:
         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    loss_pi, info = clipped_surrogate_loss(log_prob, old_log_prob, advantage, cfg.clip_coef)
-    loss_v, info_v = value_loss(value, target, old_value, cfg.clip_value)
+    loss_pi, info = losses["policy"](log_prob, old_log_prob, advantage, cfg.clip_coef)
+    loss_v, info_v = losses["value"](value, target, old_value, cfg.clip_value)
     loss = loss_pi + cfg.vf_coef * loss_v - cfg.ent_coef * entropy.mean()
     return loss, {**info, **info_v, "entropy": entropy.detach().mean()}
+
+
+LOSSES = {"policy": clipped_surrogate_loss, "value": value_loss}
+"""The loss terms PPOAgent.update combines by name in `ppo_loss`."""
 
 
 # --------------------------------------------------------------------------- networks
@@ -177,8 +187,12 @@ class PPOAgent:
     algo = "ppo"
     metric_names = ("loss_pi", "approx_kl", "clip_fraction", "loss_v", "entropy", "explained_variance", "lr")
 
-    def __init__(self, cfg: PPOConfig, obs_dim: int, action_space: gym.Space, device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.action_space, self.device = cfg, obs_dim, action_space, torch.device(device)
+    def __init__(self, cfg: PPOConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        self.losses = named_losses(LOSSES, losses, "ppo")
+        obs_dim, action_space = spaces.obs_dim, spaces.action
+        self.obs_dim, self.action_space = obs_dim, action_space
         self.policy = PPOPolicy(obs_dim, action_space, cfg).to(self.device)
         self.opt = adam(self.policy.parameters(), cfg.lr, eps=1e-5)  # ε = 1e-5: the PPO implementations' (Huang et al. 2022)
         self.obs_normalizer = ObservationNormalizer(obs_dim, cfg.obs_clip) if cfg.normalize_obs else None
@@ -254,7 +268,7 @@ class PPOAgent:
                 log_prob, entropy = self.policy.log_prob_entropy(dist, flat["action"][idx])
                 value = self.policy.value(flat["obs"][idx])
                 loss, info = ppo_loss(log_prob, flat["log_prob"][idx], flat["advantage"][idx], value,
-                                      flat["target"][idx], flat["value"][idx], entropy, cfg)
+                                      flat["target"][idx], flat["value"][idx], entropy, cfg, self.losses)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.max_grad_norm is not None:
@@ -269,7 +283,7 @@ class PPOAgent:
 
     # ---- persistence
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "action_space": self.action_space,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 "policy": self.policy.state_dict(), "opt": self.opt.state_dict(), "num_updates": self.num_updates,
                 "obs_rms": None if self.obs_normalizer is None else self.obs_normalizer.rms.state_dict(),
                 "reward_scaler": None if self.reward_scaler is None else self.reward_scaler.state_dict()}
@@ -285,8 +299,32 @@ class PPOAgent:
             self.reward_scaler = RewardScaler(len(returns), self.cfg.gamma, self.cfg.reward_clip)
             self.reward_scaler.load_state_dict(state["reward_scaler"])
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "PPOAgent":
-        agent = cls(PPOConfig(**state["config"]), state["obs_dim"], state["action_space"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+# --------------------------------------------------------------------------- spec
+
+def needs(cfg: PPOConfig) -> Rollouts:
+    return Rollouts(cfg.rollout_steps, cfg.num_minibatches, cfg.epochs)
+
+
+def check_run(run, cfg: PPOConfig) -> None:
+    """What the Config alone cannot check: the minibatch size depends on the run's num_envs."""
+    minibatch = cfg.rollout_steps * run.num_envs // cfg.num_minibatches
+    if minibatch < 2:
+        raise KeelError(f"rollout_steps × num_envs ({cfg.rollout_steps} × {run.num_envs}) split into num_minibatches="
+                        f"{cfg.num_minibatches} leaves minibatches of {minibatch} sample; they need at least 2 "
+                        f"(advantages are normalized per minibatch): raise rollout_steps or lower num_minibatches")
+
+
+def with_batch_size(cfg: PPOConfig, batch_size: int) -> PPOConfig:
+    """Minibatches of `batch_size` samples of a one-copy rollout (keel bench --batch-size)."""
+    from dataclasses import replace
+    return replace(cfg, num_minibatches=max(cfg.rollout_steps // batch_size, 1))
+
+
+SPEC = AlgoSpec(
+    "ppo", PPOConfig, PPOAgent, "Proximal Policy Optimization (continuous or discrete actions)", "rollouts",
+    box_or_discrete_actions, needs, check_run=check_run, with_batch_size=with_batch_size,
+    branches=lambda cfg: UpdateBranches(not_capturable=(
+        "ppo's update is a rollout's epochs of shuffled minibatches with an annealed learning rate; "
+        "train ppo without --cuda-graphs")))

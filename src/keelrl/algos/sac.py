@@ -19,13 +19,15 @@ from typing import Literal
 import numpy as np
 import torch
 
+from keelrl.algos.spec import AlgoSpec, Transitions, UpdateBranches, named_losses
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.envs.spaces import continuous_actions
 from keelrl.errors import check
 from keelrl.functional import hard_update, soft_update, td_target
 from keelrl.nn.actors import TanhGaussianActor
 from keelrl.nn.ensemble import EnsembleCritic
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 Backup = Literal["min", "mean", "doubleq", "single", "redq"]
 
@@ -211,17 +213,24 @@ def update_target_critic(target: torch.nn.Module, critic: torch.nn.Module, cfg: 
 
 # --------------------------------------------------------------------------- agent
 
+LOSSES = {"critic": critic_loss, "actor": actor_loss_reparametrized, "actor_reinforce": actor_loss_reinforce,
+          "temperature": temperature_loss}
+"""The losses SACAgent.update calls by name; a variant replaces one with `SACAgent(..., losses={name: fn})`."""
+
+
 class SACAgent:
-    """Holds SAC's networks and optimizers; `update` orchestrates the pure losses above.
-    Save and load with keelrl.save_agent / keelrl.load_agent."""
+    """Holds SAC's networks and optimizers; `update` runs four named steps (critic, actor,
+    temperature, target), each calling a pure loss of `self.losses`. Save and load with
+    keelrl.save_agent / keelrl.load_agent."""
 
     algo = "sac"
     metric_names = ("loss_q", "q_mean", "loss_pi", "entropy", "loss_alpha", "alpha")
 
-    def __init__(self, cfg: SACConfig, obs_dim: int, act_dim: int, action_low: np.ndarray, action_high: np.ndarray,
-                 device: torch.device | str = "cpu") -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
-        d = self.device
+    def __init__(self, cfg: SACConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        self.losses = named_losses(LOSSES, losses, "sac")
+        d, obs_dim, act_dim = self.device, spaces.obs_dim, spaces.act_dim
         self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(d)
         self.critic = EnsembleCritic(cfg.num_critics, obs_dim, act_dim, cfg.hidden_sizes).to(d)
         self.critic_target = EnsembleCritic(cfg.num_critics, obs_dim, act_dim, cfg.hidden_sizes).to(d)
@@ -232,7 +241,7 @@ class SACAgent:
         self.actor_opt = adam(self.actor.parameters(), cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), cfg.critic_lr)
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     # ---- acting: actions in the env's bounds; the buffer stores them back in [-1, 1]
@@ -262,60 +271,67 @@ class SACAgent:
     def _actor_q(self, q: torch.Tensor) -> torch.Tensor:
         return q.min(0).values if self.cfg.actor_q == "min" else q.mean(0)
 
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def critic_step(self, batch: Batch, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Regress Q_i(s, a) on the soft target y (Eq. 3/5), one Adam step of the critics."""
         cfg, k = self.cfg, self.cfg.num_actor_samples
-        alpha = self.log_alpha.detach().exp()
-
-        # Critic: regress Q_i(s, a) on the soft target.
         with torch.no_grad():
             next_a, next_logp, _ = self.actor(batch.next_obs).rsample((k,))              # [K, B, A], [K, B]
             q_next = self._critic_values(self.critic_target, batch.next_obs, next_a)     # [N, K, B]
             subset = torch.randperm(cfg.num_critics, device=self.device)[: cfg.redq_subset] if cfg.backup == "redq" else None
             y = soft_q_target(batch.reward, batch.terminated, backup_values(q_next, cfg.backup, subset),
                               next_logp, alpha, cfg.gamma, cfg.backup_entropy)
-        loss_q, info = critic_loss(self.critic(batch.obs, batch.action), y)
+        loss_q, info = self.losses["critic"](self.critic(batch.obs, batch.action), y)
         self.critic_opt.zero_grad(set_to_none=True)
         loss_q.backward()
         self.critic_opt.step()
+        return info
 
-        # Actor: the critics are constants here, so no gradient is computed for their weights.
-        self.critic.requires_grad_(False)
+    def actor_step(self, batch: Batch, alpha: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One Adam step of the policy on J_π (Eq. 7), the critics frozen; returns (info, log π of the
+        sampled actions) for the temperature step."""
+        cfg, k = self.cfg, self.cfg.num_actor_samples
+        self.critic.requires_grad_(False)   # constants here: no gradient is computed for their weights
         dist = self.actor(batch.obs)
         if cfg.actor_gradient == "reparametrize":
             a, logp, _ = dist.rsample((k,))
-            loss_pi, info_pi = actor_loss_reparametrized(self._actor_q(self._critic_values(self.critic, batch.obs, a)), logp, alpha)
+            loss_pi, info = self.losses["actor"](self._actor_q(self._critic_values(self.critic, batch.obs, a)), logp, alpha)
         else:
             with torch.no_grad():
                 a, _, u = dist.rsample((k,))
                 q_pi = self._actor_q(self._critic_values(self.critic, batch.obs, a))
                 baseline = self._actor_q(self._critic_values(self.critic, batch.obs, dist.mode.unsqueeze(0)))[0]
             logp = dist.log_prob_pre_tanh(u)
-            loss_pi, info_pi = actor_loss_reinforce(q_pi, logp, baseline, alpha)
+            loss_pi, info = self.losses["actor_reinforce"](q_pi, logp, baseline, alpha)
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
         self.critic.requires_grad_(True)
+        return info, logp
+
+    def temperature_step(self, logp: torch.Tensor, alpha: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One Adam step of log α on J(α) (Eq. 18), or the fixed α when it is not learned."""
+        if self.alpha_opt is None:
+            return {"alpha": alpha}
+        loss_alpha, info = self.losses["temperature"](self.log_alpha, logp, self.target_entropy)
+        self.alpha_opt.zero_grad(set_to_none=True)
+        loss_alpha.backward()
+        self.alpha_opt.step()
+        return info
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        alpha = self.log_alpha.detach().exp()
+        info = self.critic_step(batch, alpha)
+        info_pi, logp = self.actor_step(batch, alpha)
         info.update(info_pi)
-
-        # Temperature.
-        if self.alpha_opt is not None:
-            loss_alpha, info_alpha = temperature_loss(self.log_alpha, logp, self.target_entropy)
-            self.alpha_opt.zero_grad(set_to_none=True)
-            loss_alpha.backward()
-            self.alpha_opt.step()
-            info.update(info_alpha)
-        else:
-            info["alpha"] = alpha
-
+        info.update(self.temperature_step(logp, alpha))
         self.num_updates += 1
-        update_target_critic(self.critic_target, self.critic, cfg, self.num_updates)
+        update_target_critic(self.critic_target, self.critic, self.cfg, self.num_updates)
         return info
 
     # ---- persistence
     def state_dict(self) -> dict:
         return {
-            "config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-            "action_low": self.bounds.low, "action_high": self.bounds.high,
+            "config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
             "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().cpu(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
@@ -335,10 +351,13 @@ class SACAgent:
             self.alpha_opt.load_state_dict(state["alpha_opt"])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "SACAgent":
-        """Rebuild an agent (config, sizes, action bounds, weights, optimizers) from `state_dict()`."""
-        agent = cls(SACConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+# --------------------------------------------------------------------------- spec
+
+def needs(cfg: SACConfig) -> Transitions:
+    return Transitions(cfg.batch_size, cfg.buffer_size, cfg.learning_starts, cfg.updates_per_step)
+
+
+SPEC = AlgoSpec(
+    "sac", SACConfig, SACAgent, "Soft Actor-Critic (continuous actions)", "transitions", continuous_actions, needs,
+    branches=lambda cfg: UpdateBranches(periods=(cfg.target_update_period,)))

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 from keelrl.algos.sac import actor_loss_reparametrized, soft_q_target, temperature_loss
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, named_losses
+from keelrl.envs.spaces import continuous_actions
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.algos.config_checks import check_shared_fields
@@ -32,7 +34,7 @@ from keelrl.functional import soft_update
 from keelrl.nn.actors import TanhGaussianActor
 from keelrl.nn.ensemble import EnsembleCritic, edac_init_
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -89,13 +91,20 @@ def ensemble_critic_loss(q: torch.Tensor, target: torch.Tensor) -> tuple[torch.T
 CriticPenalty = Callable[[EnsembleCritic, Batch], tuple[torch.Tensor, dict]]
 
 
+LOSSES = {"critic": ensemble_critic_loss, "actor": actor_loss_reparametrized, "temperature": temperature_loss}
+"""The losses SACNAgent.update calls by name."""
+
+
 class SACNAgent:
     algo = "sac_n"
     metric_names = ("loss_q", "q_mean", "q_std", "loss_pi", "entropy", "loss_alpha", "alpha")
 
-    def __init__(self, cfg: SACNConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu", critic_penalty: CriticPenalty | None = None) -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
+    def __init__(self, cfg: SACNConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None, critic_penalty: CriticPenalty | None = None) -> None:
+        self.cfg, self.spaces, self.device = cfg, spaces, torch.device(device)
+        obs_dim, act_dim = spaces.obs_dim, spaces.act_dim
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.losses = named_losses(LOSSES, losses, "sac_n")
         d = self.device
         self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(d)
         self.critic = EnsembleCritic(cfg.num_critics, obs_dim, act_dim, cfg.hidden_sizes).to(d)
@@ -109,7 +118,7 @@ class SACNAgent:
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr)
         self.critic_penalty = critic_penalty
         self.obs_norm = FixedNormalizer(obs_dim, d)
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -117,19 +126,22 @@ class SACNAgent:
         dist = self.actor(self.obs_norm(obs))
         return self.bounds.to_env(dist.mode if deterministic else dist.rsample()[0])
 
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.obs_norm.set(mean, std)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         # Temperature and actor on the current critics (the reference code's order).
         dist = self.actor(batch.obs)
         a, logp, _ = dist.rsample((1,))
-        loss_alpha, info = temperature_loss(self.log_alpha, logp, -float(self.act_dim))
+        loss_alpha, info = self.losses["temperature"](self.log_alpha, logp, -float(self.act_dim))
         self.alpha_opt.zero_grad(set_to_none=True)
         loss_alpha.backward()
         self.alpha_opt.step()
         alpha = self.log_alpha.detach().exp()
 
         self.critic.requires_grad_(False)
-        loss_pi, info_pi = actor_loss_reparametrized(self.critic(batch.obs, a[0]).min(0).values.unsqueeze(0), logp, alpha)
+        loss_pi, info_pi = self.losses["actor"](self.critic(batch.obs, a[0]).min(0).values.unsqueeze(0), logp, alpha)
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
@@ -140,7 +152,7 @@ class SACNAgent:
             next_a, next_logp, _ = self.actor(batch.next_obs).rsample((1,))
             q_next = self.critic_target(batch.next_obs, next_a[0]).min(0).values             # [B]
             y = soft_q_target(batch.reward, batch.terminated, q_next.view(1, 1, -1), next_logp, alpha, cfg.gamma, True)
-        loss_q, info_q = ensemble_critic_loss(self.critic(batch.obs, batch.action), y)
+        loss_q, info_q = self.losses["critic"](self.critic(batch.obs, batch.action), y)
         if self.critic_penalty is not None:
             penalty, info_penalty = self.critic_penalty(self.critic, batch)
             loss_q = loss_q + penalty
@@ -154,8 +166,7 @@ class SACNAgent:
         return {**info, **info_pi, **info_q}
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "action_low": self.bounds.low, "action_high": self.bounds.high,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 **{k: getattr(self, k).state_dict() for k in
                    ("actor", "critic", "critic_target", "actor_opt", "critic_opt", "alpha_opt", "obs_norm")},
                 "log_alpha": self.log_alpha.detach().cpu(), "num_updates": self.num_updates}
@@ -167,9 +178,12 @@ class SACNAgent:
             self.log_alpha.copy_(state["log_alpha"])
         self.num_updates = state["num_updates"]
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "SACNAgent":
-        agent = cls(SACNConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg) -> DatasetNeeds:
+    """What the offline loop needs of SAC-N's and EDAC's Configs (the same fields)."""
+    return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
+
+
+SPEC = AlgoSpec("sac_n", SACNConfig, SACNAgent, "SAC-N: SAC with N critics (offline)", "dataset", continuous_actions,
+                needs, presets=PRESETS)

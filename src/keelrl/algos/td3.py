@@ -16,17 +16,20 @@ action as an argument so that DDPG, TD3+BC and HyAR reuse it with their own ã.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
+from keelrl.algos.spec import AlgoSpec, Transitions, UpdateBranches, named_losses
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.envs.spaces import continuous_actions
 from keelrl.errors import check
 from keelrl.functional import soft_update, td_target
 from keelrl.nn.actors import DeterministicActor
 from keelrl.nn.ensemble import EnsembleCritic
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -129,10 +132,10 @@ class DeterministicActorCritic:
     """What TD3 and DDPG hold alike: μ_φ, μ_φ', N critics and their targets, optimizers, action
     bounds, noisy acting and persistence. Each algorithm's `update` is its own."""
 
-    def __init__(self, cfg, num_critics: int, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str) -> None:
-        self.cfg, self.obs_dim, self.act_dim, self.device = cfg, obs_dim, act_dim, torch.device(device)
-        d = self.device
+    def __init__(self, cfg, num_critics: int, spaces: Spaces, device: torch.device | str,
+                 losses: dict[str, Callable]) -> None:
+        self.cfg, self.spaces, self.device, self.losses = cfg, spaces, torch.device(device), losses
+        d, obs_dim, act_dim = self.device, spaces.obs_dim, spaces.act_dim
         self.actor = DeterministicActor(obs_dim, act_dim, cfg.hidden_sizes).to(d)
         self.actor_target = DeterministicActor(obs_dim, act_dim, cfg.hidden_sizes).to(d)
         self.critic = EnsembleCritic(num_critics, obs_dim, act_dim, cfg.hidden_sizes).to(d)
@@ -143,7 +146,7 @@ class DeterministicActorCritic:
         self.critic_target.requires_grad_(False)
         self.actor_opt = adam(self.actor.parameters(), cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), cfg.critic_lr)
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -160,7 +163,7 @@ class DeterministicActorCritic:
     def actor_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One step of J_μ with the critics frozen (no gradient is computed for their weights)."""
         self.critic.requires_grad_(False)
-        loss_pi, info = deterministic_actor_loss(self.critic.member(0, batch.obs, self.actor(batch.obs)))
+        loss_pi, info = self.losses["actor"](self.critic.member(0, batch.obs, self.actor(batch.obs)))
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
@@ -168,7 +171,7 @@ class DeterministicActorCritic:
         return info
 
     def critic_step(self, batch: Batch, next_action: torch.Tensor) -> dict[str, torch.Tensor]:
-        loss_q, info = td3_critic_loss(self.critic, self.critic_target, batch, next_action, self.cfg.gamma)
+        loss_q, info = self.losses["critic"](self.critic, self.critic_target, batch, next_action, self.cfg.gamma)
         self.critic_opt.zero_grad(set_to_none=True)
         loss_q.backward()
         self.critic_opt.step()
@@ -179,8 +182,7 @@ class DeterministicActorCritic:
         soft_update(self.actor_target.parameters(), self.actor.parameters(), self.cfg.tau)
 
     def state_dict(self) -> dict:
-        return {"config": asdict(self.cfg), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
-                "action_low": self.bounds.low, "action_high": self.bounds.high,
+        return {"config": asdict(self.cfg), "spaces": self.spaces.to_dict(),
                 **{k: getattr(self, k).state_dict() for k in
                    ("actor", "actor_target", "critic", "critic_target", "actor_opt", "critic_opt")},
                 "num_updates": self.num_updates}
@@ -191,16 +193,20 @@ class DeterministicActorCritic:
         self.num_updates = state["num_updates"]
 
 
+LOSSES = {"critic": td3_critic_loss, "actor": deterministic_actor_loss}
+"""The losses TD3's and DDPG's updates call by name (DeterministicActorCritic.critic_step / actor_step)."""
+
+
 class TD3Agent:
     """TD3's update: critics every step, actor and targets every `policy_delay` steps."""
 
     algo = "td3"
     metric_names = ("loss_q", "q_mean", "loss_pi")
 
-    def __init__(self, cfg: TD3Config, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, cfg: TD3Config, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
         self.cfg = cfg
-        self.ac = DeterministicActorCritic(cfg, cfg.num_critics, obs_dim, act_dim, action_low, action_high, device)
+        self.ac = DeterministicActorCritic(cfg, cfg.num_critics, spaces, device, named_losses(LOSSES, losses, "td3"))
         self.device = self.ac.device
         self._last_pi: dict[str, torch.Tensor] = {"loss_pi": torch.zeros((), device=self.device)}
 
@@ -236,9 +242,12 @@ class TD3Agent:
         self.ac.load_state_dict(state)
         self._last_pi = {"loss_pi": state["last_loss_pi"].to(self.device)}  # reported until the next actor update
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "TD3Agent":
-        agent = cls(TD3Config(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg) -> Transitions:
+    """What the off-policy loop needs of TD3's and DDPG's Configs (the same fields)."""
+    return Transitions(cfg.batch_size, cfg.buffer_size, cfg.learning_starts, cfg.updates_per_step)
+
+
+SPEC = AlgoSpec("td3", TD3Config, TD3Agent, "Twin Delayed DDPG (continuous actions)", "transitions",
+                continuous_actions, needs, branches=lambda cfg: UpdateBranches(periods=(cfg.policy_delay,)))

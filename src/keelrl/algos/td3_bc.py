@@ -16,11 +16,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from keelrl.algos.td3 import DeterministicActorCritic, smoothed_target_action
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, UpdateBranches, named_losses
+from keelrl.algos.td3 import DeterministicActorCritic, smoothed_target_action, td3_critic_loss
+from keelrl.envs.spaces import continuous_actions
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.algos.config_checks import check_shared_fields
 from keelrl.errors import check
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 @dataclass
@@ -74,16 +76,21 @@ def td3_bc_actor_loss(q_pi: torch.Tensor, pi_action: torch.Tensor, action: torch
     return loss, {"loss_pi": loss.detach(), "loss_bc": bc.detach(), "lambda": lam.detach()}
 
 
+LOSSES = {"critic": td3_critic_loss, "actor": td3_bc_actor_loss}
+"""The losses TD3BCAgent.update calls by name."""
+
+
 class TD3BCAgent:
     algo = "td3_bc"
     metric_names = ("loss_q", "q_mean", "loss_pi", "loss_bc", "lambda")
 
-    def __init__(self, cfg: TD3BCConfig, obs_dim: int, act_dim: int, action_low, action_high,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(self, cfg: TD3BCConfig, spaces: Spaces, device: torch.device | str = "cpu",
+                 losses: dict | None = None) -> None:
         self.cfg = cfg
-        self.ac = DeterministicActorCritic(cfg, cfg.num_critics, obs_dim, act_dim, action_low, action_high, device)
+        self.losses = named_losses(LOSSES, losses, "td3_bc")
+        self.ac = DeterministicActorCritic(cfg, cfg.num_critics, spaces, device, self.losses)
         self.device = self.ac.device
-        self.obs_norm = FixedNormalizer(obs_dim, self.device)
+        self.obs_norm = FixedNormalizer(spaces.obs_dim, self.device)
         zero = torch.zeros((), device=self.device)
         self._last_pi = {"loss_pi": zero, "loss_bc": zero.clone(), "lambda": zero.clone()}
 
@@ -96,6 +103,10 @@ class TD3BCAgent:
         """obs [N, O] -> env-space actions μ(s) [N, A] (offline agents have no exploration noise)."""
         return self.ac.bounds.to_env(self.ac.actor(self.obs_norm(obs)))
 
+    def set_obs_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Act on states standardized as the dataset was (Eq. 4)."""
+        self.obs_norm.set(mean, std)
+
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg, ac = self.cfg, self.ac
         with torch.no_grad():
@@ -105,7 +116,7 @@ class TD3BCAgent:
         if ac.num_updates % cfg.policy_delay == 0:  # delayed actor and target updates, as TD3
             ac.critic.requires_grad_(False)
             pi = ac.actor(batch.obs)
-            loss_pi, self._last_pi = td3_bc_actor_loss(ac.critic.member(0, batch.obs, pi), pi, batch.action, cfg.alpha)
+            loss_pi, self._last_pi = self.losses["actor"](ac.critic.member(0, batch.obs, pi), pi, batch.action, cfg.alpha)
             ac.actor_opt.zero_grad(set_to_none=True)
             loss_pi.backward()
             ac.actor_opt.step()
@@ -122,9 +133,11 @@ class TD3BCAgent:
         self.obs_norm.load_state_dict(state["obs_norm"])
         self._last_pi = {k: v.to(self.device) for k, v in state["last_pi"].items()}
 
-    @classmethod
-    def from_state_dict(cls, state: dict, device: torch.device | str = "cpu") -> "TD3BCAgent":
-        agent = cls(TD3BCConfig(**state["config"]), state["obs_dim"], state["act_dim"], state["action_low"],
-                    state["action_high"], device)
-        agent.load_state_dict(state)
-        return agent
+
+
+def needs(cfg: TD3BCConfig) -> DatasetNeeds:
+    return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
+
+
+SPEC = AlgoSpec("td3_bc", TD3BCConfig, TD3BCAgent, "TD3+BC (offline)", "dataset", continuous_actions, needs,
+                branches=lambda cfg: UpdateBranches(periods=(cfg.policy_delay,)))

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
+
 
 class ReplayBuffer:
     """Transitions (s, a, r, s', terminated[, discount]).
@@ -33,6 +34,12 @@ class ReplayBuffer:
         self.ptr, self.size = 0, 0
         self.generator = torch.Generator(device=d)
         self.generator.manual_seed(seed)
+
+    @classmethod
+    def for_spaces(cls, capacity: int, spaces: Spaces, device: torch.device | str = "cpu", seed: int = 0,
+                   with_discount: bool = False) -> "ReplayBuffer":
+        """A buffer for flat observations and the action space's actions (int64 indices for Discrete)."""
+        return cls(capacity, spaces.obs_dim, None if spaces.discrete else spaces.act_dim, device, seed, with_discount)
 
     def __len__(self) -> int:
         return self.size

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from keelrl.types import Spaces
+
 
 class RolloutBuffer:
     """Fields, all [T, N, ...]:
@@ -15,6 +17,11 @@ class RolloutBuffer:
         terminated           1 where the MDP ended (no bootstrap)
         episode_end          1 where the episode ended, terminated or truncated (GAE stops there)
     """
+
+    @classmethod
+    def for_spaces(cls, steps: int, num_envs: int, spaces: Spaces, device: torch.device | str) -> "RolloutBuffer":
+        """A rollout for flat observations and the action space's actions (int64 indices for Discrete)."""
+        return cls(steps, num_envs, spaces.obs_dim, None if spaces.discrete else spaces.act_dim, device)
 
     def __init__(self, steps: int, num_envs: int, obs_dim: int, act_dim: int | None, device: torch.device | str) -> None:
         d = torch.device(device)

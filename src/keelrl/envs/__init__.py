@@ -1,4 +1,4 @@
-"""Environment construction and wrappers."""
-from keelrl.envs.make import check_env_id, make_env, make_vector_env, require_continuous, require_discrete, require_flat_obs
+"""Environment construction, space checks and wrappers."""
+from keelrl.envs.make import check_env_id, env_label, make_env, make_vector_env
 
-__all__ = ["check_env_id", "make_env", "make_vector_env", "require_continuous", "require_discrete", "require_flat_obs"]
+__all__ = ["check_env_id", "env_label", "make_env", "make_vector_env"]

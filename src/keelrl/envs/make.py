@@ -8,8 +8,10 @@ but not through a termination.
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import pickle
+import sys
 from typing import Callable
 
 import gymnasium as gym
@@ -25,28 +27,76 @@ def _known_ids() -> list[str]:
     return sorted(gym.registry.keys())
 
 
+def import_module(name: str, why: str) -> None:
+    """Import a user's module by name (the current folder first, as `python -m` does), or raise a one-line KeelError."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(name)
+    except Exception as e:
+        raise KeelError(f"cannot import module {name!r} ({why}): {type(e).__name__}: {e}") from None
+
+
 def check_env_id(env_id: str) -> None:
-    """Raise KeelError naming close matches if `env_id` is not a registered gymnasium id."""
+    """Raise KeelError naming close matches if `env_id` is not a registered gymnasium id. An id
+    `module:EnvId` (gymnasium's form) imports `module` first, which registers EnvId."""
+    module, sep, name = env_id.rpartition(":")
+    if sep:
+        import_module(module, f"named by the environment id {env_id!r}")
+        env_id = name
     if env_id in gym.registry:
         return
     close = difflib.get_close_matches(env_id, _known_ids(), n=3, cutoff=0.6)
-    hint = f" Did you mean {', '.join(close)}?" if close else " See gymnasium.pprint_registry() for the ids."
+    hint = (f" Did you mean {', '.join(close)}?" if close else
+            " See gymnasium.pprint_registry() for the ids; an environment of your own: MODULE:EnvId, or keel --import MODULE.")
     raise KeelError(f"unknown environment id {env_id!r}.{hint}")
 
 
-def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
-    """One environment by gymnasium id (classic control, Box2D where installed, MuJoCo v5, ...)."""
+def env_label(env_id: str) -> str:
+    """The id without gymnasium's `module:` prefix, for messages and folder names."""
+    return env_id.rpartition(":")[2]
+
+
+def resolve_wrapper(path: str) -> Callable[[gym.Env], gym.Env]:
+    """'module:name' -> the callable `name` of `module`, applied as wrapper(env)."""
+    module, sep, attr = path.partition(":")
+    if not sep or not module or not attr:
+        raise KeelError(f"a wrapper is given as MODULE:NAME (e.g. gymnasium.wrappers:ClipAction), got {path!r}")
+    import_module(module, f"named by the wrapper {path!r}")
+    fn = getattr(sys.modules[module], attr, None)
+    if not callable(fn):
+        raise KeelError(f"module {module!r} has no callable {attr!r} (the wrapper {path!r})")
+    return fn
+
+
+def make_env(env_id: str, render_mode: str | None = None, kwargs: dict | None = None,
+             wrappers: tuple[str, ...] | list[str] = ()) -> gym.Env:
+    """One environment by gymnasium id (classic control, MuJoCo v5, `module:EnvId`, ...), made with
+    `kwargs` and wrapped by each of `wrappers` ('module:name', applied in order). `render_mode` is
+    passed only when asked for, so an environment that takes no such argument still builds."""
     check_env_id(env_id)
+    extra = dict(kwargs or {})
+    if render_mode is not None:
+        extra["render_mode"] = render_mode
     try:
-        return gym.make(env_id, render_mode=render_mode)
+        env = gym.make(env_id, **extra)
     except gym.error.DependencyNotInstalled as e:
         raise KeelError(f"environment {env_id!r} needs a package that is not installed: {e}") from None
+    except TypeError as e:
+        if not extra:
+            raise
+        raise KeelError(f"environment {env_id!r} does not take the arguments {sorted(extra)}: {e}") from None
+    for path in wrappers:
+        env = resolve_wrapper(path)(env)
+    return env
 
 
-def make_vector_env(env_id: str, num_envs: int) -> SyncVectorEnv:
+def make_vector_env(env_id: str, num_envs: int, kwargs: dict | None = None,
+                    wrappers: tuple[str, ...] | list[str] = ()) -> SyncVectorEnv:
     """`num_envs` copies stepped in this process (faster than subprocesses for cheap envs on 2 cores)."""
     check_env_id(env_id)
-    fns: list[Callable[[], gym.Env]] = [lambda: make_env(env_id) for _ in range(num_envs)]
+    fns: list[Callable[[], gym.Env]] = [lambda: make_env(env_id, kwargs=kwargs, wrappers=wrappers)
+                                        for _ in range(num_envs)]
     return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
@@ -59,53 +109,6 @@ def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndar
     for i in np.flatnonzero(done):
         real[i] = info["final_obs"][i]
     return real
-
-
-def _spaces(env: gym.Env | SyncVectorEnv) -> tuple[gym.Space, gym.Space, str]:
-    obs_space = getattr(env, "single_observation_space", env.observation_space)
-    act_space = getattr(env, "single_action_space", env.action_space)
-    if getattr(env, "dataset_id", None):  # an offline dataset carries the spaces it was recorded with
-        return obs_space, act_space, f"dataset {env.dataset_id}"
-    spec = getattr(env, "spec", None) or getattr(getattr(env, "envs", [None])[0], "spec", None)
-    return obs_space, act_space, spec.id if spec is not None else "this environment"
-
-
-def require_flat_obs(env: gym.Env | SyncVectorEnv, algo: str) -> int:
-    """Check that observations are a flat Box and actions a 1-D bounded Box or a Discrete; return O."""
-    obs_space, act_space, name = _spaces(env)
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise KeelError(f"{algo} needs flat Box observations (a vector), got {obs_space}")
-    if isinstance(act_space, gym.spaces.Discrete):
-        return obs_space.shape[0]
-    if not isinstance(act_space, gym.spaces.Box) or len(act_space.shape) != 1 \
-            or not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
-        raise KeelError(f"{algo} needs a Discrete action space or a 1-D action Box with finite bounds, but {name} has {act_space}")
-    return obs_space.shape[0]
-
-
-def require_discrete(env: gym.Env | SyncVectorEnv, algo: str, alternatives: str = "SAC, TD3, DDPG or PPO") -> tuple[int, int]:
-    """Check that observations are a flat Box and actions Discrete(K); return (O, K)."""
-    obs_space, act_space, name = _spaces(env)
-    if not isinstance(act_space, gym.spaces.Discrete):
-        raise KeelError(f"{algo} needs discrete actions, but {name} has {act_space}; for continuous actions use {alternatives}")
-    if int(act_space.start) != 0:
-        raise KeelError(f"{algo} needs a Discrete space starting at 0, {name} has {act_space}")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise KeelError(f"{algo} needs flat Box observations (a vector), got {obs_space}")
-    return obs_space.shape[0], int(act_space.n)
-
-
-def require_continuous(env: gym.Env | SyncVectorEnv, algo: str, alternatives: str = "DQN or PPO") -> tuple[int, int, np.ndarray, np.ndarray]:
-    """Check that observations are a flat Box and actions a bounded Box; return (O, A, low, high)."""
-    obs_space, act_space, name = _spaces(env)
-    if not isinstance(act_space, gym.spaces.Box):
-        raise KeelError(f"{algo} needs continuous (Box) actions, but {name} has {act_space}; "
-                        f"for discrete actions use {alternatives}")
-    if len(act_space.shape) != 1 or not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
-        raise KeelError(f"{algo} needs a 1-D action Box with finite bounds, got {act_space}")
-    if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-        raise KeelError(f"{algo} needs flat Box observations (a vector), got {obs_space}")
-    return obs_space.shape[0], act_space.shape[0], act_space.low.astype(np.float32), act_space.high.astype(np.float32)
 
 
 # ---- exact snapshots of environment state, for checkpoints that resume bit-for-bit

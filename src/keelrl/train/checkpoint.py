@@ -103,5 +103,5 @@ def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu"):
 
 def agent_from_checkpoint(obj: dict, device: str | torch.device = "cpu"):
     """Rebuild the agent held in an already-read checkpoint (run or agent file)."""
-    from keelrl.algos import get_algo
-    return get_algo(obj["algo"]).agent.from_state_dict(obj["agent"], device)
+    from keelrl.algos import rebuild_agent
+    return rebuild_agent(obj["algo"], obj["agent"], device)

@@ -1,7 +1,7 @@
 """What every training run is told, whatever the algorithm."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keelrl.errors import check
 
@@ -11,7 +11,7 @@ class RunConfig:
     """Run settings: environment, budget, seed, evaluation, checkpoints, output folder."""
 
     env: str = "Pendulum-v1"
-    """Gymnasium environment id (classic control, Box2D where installed, MuJoCo v5, ...)."""
+    """Gymnasium environment id (classic control, Box2D where installed, MuJoCo v5, ...); MODULE:EnvId imports MODULE first (an environment of your own)."""
     seed: int = 1
     """Seed of the environments, torch, numpy and the replay buffer's sampler."""
     seeds: str = ""
@@ -44,6 +44,10 @@ class RunConfig:
     """Capture one whole learner update as a CUDA graph and replay it each update (CUDA devices only; not PPO). docs/speed.md."""
     progress: bool = True
     """Show the live progress bar."""
+    env_kwargs: dict[str, bool | int | float | str] = field(default_factory=dict)
+    """Keyword arguments for the environment's constructor (gymnasium.make(env, **env_kwargs)), e.g. --env-kwargs ctrl_cost_weight 0.5."""
+    wrappers: tuple[str, ...] = ()
+    """Wrappers applied in order to each environment copy, as MODULE:NAME (a callable taking the env), e.g. gymnasium.wrappers:ClipAction."""
 
     def __post_init__(self) -> None:
         check(self.total_steps >= 1, f"total_steps must be >= 1, got {self.total_steps}")
@@ -61,6 +65,8 @@ class RunConfig:
         check(not (self.compile and self.cuda_graphs), "compile and cuda_graphs cannot be combined yet: choose one")
         if self.seeds:
             parse_seeds(self.seeds)
+        check(isinstance(self.env_kwargs, dict), f"env_kwargs must be a mapping of argument names to values, got {self.env_kwargs!r}")
+        self.wrappers = tuple(self.wrappers)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -124,3 +130,8 @@ class OfflineRunConfig:
         check(not (self.cuda_graphs and self.device == "cpu"),
               "cuda_graphs needs a CUDA device (--device cuda, or auto on a GPU machine), got --device cpu")
         check(not (self.compile and self.cuda_graphs), "compile and cuda_graphs cannot be combined yet: choose one")
+
+
+def run_config_class(spec) -> type:
+    """The run settings an algorithm takes: OfflineRunConfig (a dataset) or RunConfig (an environment)."""
+    return OfflineRunConfig if spec.uses_dataset else RunConfig

@@ -21,9 +21,11 @@ import torch
 from keelrl.data.collection import collect_episodes, concatenate_episodes, episodes_from_transitions
 from keelrl.data.offline import check_dataset_id, dataset_dir, write_minari
 from keelrl.envs.action_bounds import ActionBounds
-from keelrl.envs.make import make_env, make_vector_env, require_continuous
+from keelrl.envs.make import make_env, make_vector_env
+from keelrl.envs.spaces import continuous_actions
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, agent_from_checkpoint, read_checkpoint
+from keelrl.types import Spaces
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 
 KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert")
@@ -140,7 +142,11 @@ def collect(cfg: CollectConfig) -> Path:
         raise KeelError(f"{cfg.policy or cfg.expert} does not record its environment; pass --env")
     probe = make_env(env_id)
     try:
-        _, _, low, high = require_continuous(probe, "keel collect", "another collector (keel collect writes continuous-action datasets)")
+        spaces = Spaces.of(probe)
+        problem = continuous_actions(spaces, env_id)
+        if problem is not None:
+            raise KeelError(f"keel collect {problem}; keel collect writes continuous-action datasets")
+        low, high = spaces.action_low, spaces.action_high
     finally:
         probe.close()
 
@@ -224,7 +230,8 @@ def _replay_episodes(ckpt: dict, path: str) -> list:
     if n == buf["capacity"]:  # the buffer wrapped: the oldest transition sits at ptr
         order = np.roll(order, -buf["ptr"])
     get = lambda k: buf[k].numpy()[order]  # noqa: E731
-    bounds = ActionBounds(ckpt["agent"]["action_low"], ckpt["agent"]["action_high"])
+    spaces = Spaces.from_dict(ckpt["agent"]["spaces"])
+    bounds = ActionBounds(spaces.action_low, spaces.action_high)
     action = bounds.to_env_numpy(get("action"))
     num_envs = (ckpt.get("run_config") or {}).get("num_envs", 1)
     return episodes_from_transitions(get("obs"), action, get("reward"), get("next_obs"), get("terminated"), num_envs)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import UnionType
 from typing import Literal, Union, get_args, get_origin, get_type_hints
 
 from keelrl.errors import KeelError
-from keelrl.train.config import OfflineRunConfig, RunConfig
+from keelrl.train.config import OfflineRunConfig, RunConfig, run_config_class
 
-KEYS = ("name", "out", "algos", "envs", "datasets", "seeds", "run", "config", "grid", "workers")
+KEYS = ("name", "out", "imports", "algos", "envs", "datasets", "seeds", "run", "config", "grid", "workers")
 MANAGED = ("env", "dataset", "seed", "seeds", "run_dir", "overwrite", "progress")  # the sweep sets these per trial
 
 
@@ -37,9 +37,11 @@ class Sweep:
     workers: int | None
     threads_given: bool
     """Whether the spec's `run` sets threads (otherwise parallel trials get one torch thread each)."""
+    imports: list[str] = field(default_factory=list)
+    """Modules every trial imports first (your own algorithms or environments)."""
 
 
-def load_spec(path: str | Path) -> Sweep:
+def load_spec(path: str | Path, imports: list[str] | tuple[str, ...] = ()) -> Sweep:
     import yaml
     path = Path(path)
     if not path.is_file():
@@ -48,16 +50,21 @@ def load_spec(path: str | Path) -> Sweep:
         spec = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise KeelError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
-    return expand(spec, default_name=path.stem)
+    return expand(spec, default_name=path.stem, imports=imports)
 
 
-def expand(spec, default_name: str = "sweep") -> Sweep:
+def expand(spec, default_name: str = "sweep", imports: list[str] | tuple[str, ...] = ()) -> Sweep:
     """Check the whole spec (each trial's Config and run settings are built, so their own checks
-    run) and list its trials; a KeelError names the first problem and what is allowed."""
+    run) and list its trials; a KeelError names the first problem and what is allowed. `imports`:
+    modules imported already (keel --import), added to the spec's own."""
     from keelrl.algos import get_algo
+    from keelrl.envs.make import import_module
     if not isinstance(spec, dict):
         raise KeelError(f"a sweep spec is a YAML mapping with the keys {', '.join(KEYS)}")
     _no_unknown(spec, KEYS, "the sweep spec")
+    modules = list(dict.fromkeys([*imports, *_names(spec, "imports")]))
+    for module in modules:
+        import_module(module, "named by the sweep spec's imports")
     for key in ("algos", "seeds"):
         if key not in spec:
             raise KeelError(f"the sweep spec needs {key!r} (its keys: {', '.join(KEYS)})")
@@ -70,14 +77,14 @@ def expand(spec, default_name: str = "sweep") -> Sweep:
     run, config, grid = (_mapping(spec.get(k), k) for k in ("run", "config", "grid"))
     sources = {"online": _names(spec, "envs"), "offline": _names(spec, "datasets")}
     for key, loop in (("envs", "online"), ("datasets", "offline")):
-        users = [a.name for a in algos if (a.loop == "offline") == (loop == "offline")]
+        users = [a.name for a in algos if a.uses_dataset == (loop == "offline")]
         if users and not sources[loop]:
             raise KeelError(f"{', '.join(users)} train{'s' * (len(users) == 1)} {loop}: the spec needs {key!r}")
         if sources[loop] and not users:
             raise KeelError(f"the spec lists {key} but none of its algorithms trains {loop}")
     for section, values in (("config", config), ("grid", grid)):
         _no_unknown(values, [a.name for a in algos], f"{section} (keyed by algorithm)")
-    run_classes = {OfflineRunConfig if a.loop == "offline" else RunConfig for a in algos}
+    run_classes = {run_config_class(a) for a in algos}
     allowed = [f.name for cls in run_classes for f in fields(cls) if f.name not in MANAGED]
     managed = [k for k in run if k in MANAGED]
     if managed:
@@ -92,13 +99,13 @@ def expand(spec, default_name: str = "sweep") -> Sweep:
     twice = [n for n, count in Counter(t.name for t in trials).items() if count > 1]
     if twice:
         raise KeelError(f"two trials would share the folder {twice[0]}: the spec repeats a value (e.g. 0.001 and 1.0e-3)")
-    return Sweep(name, out, trials, workers, "threads" in run)
+    return Sweep(name, out, trials, workers, "threads" in run, modules)
 
 
 def _algo_trials(algo, sources: dict, seeds: list[int], run: dict, config: dict, grid: dict, out: Path) -> list[Trial]:
     """One algorithm's trials: its environments (or datasets) x its grid x the seeds."""
-    offline = algo.loop == "offline"
-    run_cls = OfflineRunConfig if offline else RunConfig
+    offline = algo.uses_dataset
+    run_cls = run_config_class(algo)
     fixed = coerce_fields(algo.config, _mapping(config.get(algo.name), f"config.{algo.name}"), f"config.{algo.name}")
     axes = _mapping(grid.get(algo.name), f"grid.{algo.name}")
     for key, values in axes.items():
@@ -218,9 +225,10 @@ def check_sources(trials: list[Trial], datasets: bool = True) -> None:
     """Each online (algorithm, environment) pair is checked the way `keel train` checks it (the id
     exists, the spaces suit the algorithm), and each dataset is looked for where Minari keeps them
     (unless `datasets` is False: on a Ray cluster the nodes read them); the trials read the data."""
-    from keelrl.algos import agent_args, get_algo
+    from keelrl.algos import check_spaces, get_algo
     from keelrl.data.offline import check_dataset_id, dataset_dir, datasets_root
-    from keelrl.envs.make import make_env
+    from keelrl.envs.make import env_label, make_env
+    from keelrl.types import Spaces
     pairs: dict[str, set[str]] = {}
     for t in trials:
         if "env" in t.run:
@@ -234,6 +242,6 @@ def check_sources(trials: list[Trial], datasets: bool = True) -> None:
         env = make_env(env_id)
         try:
             for algo in sorted(algos):
-                agent_args(get_algo(algo), env)
+                check_spaces(get_algo(algo), Spaces.of(env), env_label(env_id))
         finally:
             env.close()

@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 from keelrl import __version__
-from keelrl.algos import ALGOS, get_algo
-from keelrl.data.offline import OfflineDataset
-from keelrl.data.replay import ReplayBuffer
-from keelrl.data.rollout import RolloutBuffer
+from keelrl.algos import ALGOS, build_agent, get_algo
+from keelrl.algos.spec import DatasetNeeds, Rollouts
+from keelrl.data.synthetic import box_spaces, discrete_spaces, filled_replay_buffer, random_rollout, synthetic_dataset
 from keelrl.errors import KeelError
+from keelrl.speed.learner import learner_update
+from keelrl.speed.sac_seeds import STACKED
+from keelrl.types import Spaces
 
 FILL = 10_000
 """Random transitions in the replay buffer / dataset."""
@@ -61,100 +61,66 @@ class LearnerSetup:
         return self.learn(self.sample())
 
 
-def _random_transitions(rng: np.random.Generator, obs_dim: int, actions: np.ndarray, fill: int) -> tuple:
-    """(obs, action, reward, next_obs, terminated) of `fill` random steps, 1% of them terminal."""
-    return (rng.normal(size=(fill, obs_dim)), actions, rng.normal(size=fill), rng.normal(size=(fill, obs_dim)),
-            (rng.random(fill) < 0.01).astype(np.float32))
-
-
-def filled_replay_buffer(obs_dim: int, act_dim: int | None, num_actions: int = 2, fill: int = FILL,
-                         device: torch.device | str = "cpu", seed: int = 0) -> ReplayBuffer:
-    """A ReplayBuffer holding `fill` random transitions (discrete actions when act_dim is None)."""
-    rng = np.random.default_rng(seed)
-    actions = rng.integers(0, num_actions, fill) if act_dim is None else rng.uniform(-1, 1, (fill, act_dim))
-    buf = ReplayBuffer(fill, obs_dim, act_dim, device, seed=seed)
-    buf.add(*_random_transitions(rng, obs_dim, actions, fill))
-    return buf
-
-
-def synthetic_dataset(obs_dim: int = OFFLINE_SIZES[0], act_dim: int = OFFLINE_SIZES[1], fill: int = FILL,
-                      device: torch.device | str = "cpu", seed: int = 0) -> OfflineDataset:
-    """An OfflineDataset of `fill` random transitions (no environment: it cannot be evaluated)."""
-    rng = np.random.default_rng(seed)
-    t = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
-    data = OfflineDataset("synthetic", t(rng.normal(size=(fill, obs_dim))), t(rng.uniform(-1, 1, (fill, act_dim))),
-                          t(rng.normal(size=fill)), t(rng.normal(size=(fill, obs_dim))), t(rng.random(fill) < 0.01),
-                          rng.normal(size=100), gym.spaces.Box(-np.inf, np.inf, (obs_dim,)),
-                          gym.spaces.Box(-1, 1, (act_dim,)))
-    data.seed(seed)
-    return data
-
-
-def random_rollout(agent, obs_dim: int, steps: int, device: torch.device | str = "cpu", seed: int = 0) -> RolloutBuffer:
-    """A RolloutBuffer of `steps` steps of one copy: random observations, rewards and next observations,
-    the agent's own sampled actions, log-probabilities and values, an episode end every ~1000 steps."""
-    act_dim = None if agent.discrete else agent.action_space.shape[0]
-    roll = RolloutBuffer(steps, 1, obs_dim, act_dim, device)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        obs = torch.as_tensor(rng.normal(size=(1, obs_dim)), dtype=torch.float32, device=device)
-        action, log_prob, value = agent.sample(obs)
-        done = rng.random(1) < 0.001
-        roll.add(obs, action, log_prob, value, rng.normal(size=1), rng.normal(size=(1, obs_dim)), done, done)
-    return roll
+def synthetic_spaces(spec) -> Spaces:
+    """Spaces of the sizes in this module's docstring that `spec` accepts: Hopper's for a dataset,
+    else HalfCheetah's continuous ones, else CartPole's discrete ones."""
+    if spec.uses_dataset:
+        candidates = [box_spaces(*OFFLINE_SIZES)]
+    else:
+        candidates = [box_spaces(*CONTINUOUS_SIZES), discrete_spaces(*DISCRETE_SIZES)]
+    for spaces in candidates:
+        if spec.spaces(spaces, "synthetic data") is None:
+            return spaces
+    raise KeelError(f"keel bench has no synthetic data {spec.name} accepts (it makes flat Box observations with "
+                    f"Box or Discrete actions)")
 
 
 def learner_setup(algo: str, device: torch.device | str = "cpu", batch_size: int | None = None,
                   overrides: dict | None = None, fill: int = FILL, rollout_steps: int = ROLLOUT_STEPS,
                   seed: int = 0) -> LearnerSetup:
-    """`algo`'s agent with its default Config (plus `overrides`; `batch_size`: PPO's minibatch size)
-    and synthetic data on `device`, at the sizes listed in this module's docstring."""
+    """`algo`'s agent with its default Config (plus `overrides`; `batch_size` through the spec's
+    `with_batch_size`, PPO's minibatch size) and synthetic data on `device`, at the sizes listed in
+    this module's docstring; what data it gets follows what its spec says it needs."""
     spec = get_algo(algo)
-    overrides = dict(overrides or {})
     device = torch.device(device)
     torch.manual_seed(seed)
-    if spec.loop == "on_policy":
-        overrides.setdefault("rollout_steps", rollout_steps)
-        if batch_size is not None:
-            overrides["num_minibatches"] = max(overrides["rollout_steps"] // batch_size, 1)
-        cfg = spec.config(**overrides)
-        obs_dim, act_dim = CONTINUOUS_SIZES
-        agent = spec.agent(cfg, obs_dim, gym.spaces.Box(-1, 1, (act_dim,), np.float32), device)
-        roll = random_rollout(agent, obs_dim, cfg.rollout_steps, device, seed)
-        per_call = cfg.epochs * (cfg.rollout_steps // max(cfg.rollout_steps // cfg.num_minibatches, 1))
-        return LearnerSetup(algo, agent, roll, lambda: roll, lambda r: agent.update(r, 1.0), per_call)
+    cfg = spec.config(**dict(overrides or {}))
     if batch_size is not None:
-        overrides["batch_size"] = batch_size
-    cfg = spec.config(**overrides)
-    if spec.loop == "offline":
-        obs_dim, act_dim = OFFLINE_SIZES
-        ones = np.ones(act_dim, np.float32)
-        agent = spec.agent(cfg, obs_dim, act_dim, -ones, ones, device)
-        data = synthetic_dataset(obs_dim, act_dim, fill, device, seed)
-    elif spec.actions == "discrete":
-        obs_dim, num_actions = DISCRETE_SIZES
-        agent = spec.agent(cfg, obs_dim, num_actions, device)
-        data = filled_replay_buffer(obs_dim, None, num_actions, fill, device, seed)
+        cfg = spec.with_batch_size(cfg, batch_size)
+    spaces = synthetic_spaces(spec)
+    agent = build_agent(spec, cfg, spaces, device)
+    needs = spec.needs(cfg)
+    if isinstance(needs, Rollouts):
+        roll = random_rollout(agent, spaces, needs.steps, device, seed)
+        return LearnerSetup(algo, agent, roll, lambda: roll, lambda r: agent.update(r, 1.0),
+                            needs.epochs * needs.minibatches)
+    if isinstance(needs, DatasetNeeds):
+        data = synthetic_dataset(spaces.obs_dim, spaces.act_dim, fill, device, seed)
     else:
-        obs_dim, act_dim = CONTINUOUS_SIZES
-        agent = spec.agent(cfg, obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim), device)
-        data = filled_replay_buffer(obs_dim, act_dim, fill=fill, device=device, seed=seed)
-    return LearnerSetup(algo, agent, data, lambda: data.sample(cfg.batch_size), agent.update, 1)
+        data = filled_replay_buffer(spaces, fill, device, seed)
+    return LearnerSetup(algo, agent, data, lambda: data.sample(needs.batch_size), agent.update, 1)
+
+
+def batch_size_of(spec, cfg) -> int:
+    """The samples one gradient step uses: the batch, or a rollout's minibatch (of one copy)."""
+    needs = spec.needs(cfg)
+    return needs.steps // needs.minibatches if isinstance(needs, Rollouts) else needs.batch_size
 
 
 def stacked_setup(algo: str, seeds: int, device: torch.device | str = "cpu", batch_size: int | None = None,
                   fill: int = FILL) -> LearnerSetup:
     """`seeds` agents of `algo` stacked in one (as `keel train --seeds`), each with its own filled
     buffer; one update call is one update of every seed."""
-    from keelrl.train.multi_seed import STACKED
     if algo not in STACKED:
         raise KeelError(f"--seeds times stacked seeds of {', '.join(STACKED)}, not {algo}")
     spec = get_algo(algo)
-    cfg = spec.config(**({} if batch_size is None else {"batch_size": batch_size}))
-    obs_dim, act_dim = CONTINUOUS_SIZES
-    agent = STACKED[algo](cfg, range(seeds), obs_dim, act_dim, -np.ones(act_dim), np.ones(act_dim), device)
-    bufs = [filled_replay_buffer(obs_dim, act_dim, fill=fill, device=device, seed=s) for s in range(seeds)]
-    return LearnerSetup(algo, agent, bufs, lambda: [b.sample(cfg.batch_size) for b in bufs], agent.update, 1)
+    cfg = spec.config()
+    if batch_size is not None:
+        cfg = spec.with_batch_size(cfg, batch_size)
+    spaces, needs = synthetic_spaces(spec), spec.needs(cfg)
+    agent = STACKED[algo](cfg, range(seeds), spaces, device)
+    bufs = [filled_replay_buffer(spaces, fill, device, s) for s in range(seeds)]
+    return LearnerSetup(algo, agent, bufs, lambda: [b.sample(needs.batch_size) for b in bufs], agent.update, 1)
 
 
 def updates_per_second(setup: LearnerSetup, updates: int, warmup: int) -> float:
@@ -195,7 +161,7 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
     {"machine", "device", "threads", "torch", "keelrl", "compile", "cuda_graphs", "results": [...]}.
     With seeds > 1, algorithms that train stacked seeds (`keel train --seeds`) also get a row for
     `seeds` stacked agents: updates/s of the stack, and seed-updates/s (updates/s × seeds)."""
-    from keelrl.train.session import learner_update, resolve_device
+    from keelrl.train.skeleton import resolve_device
     algos = list(algos) if algos else list(ALGOS)
     for name in algos:
         get_algo(name)  # an unknown name fails before anything is timed
@@ -212,10 +178,10 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
     dev = resolve_device(device)
     skipped: dict[str, str] = {}   # algorithms a CUDA graph cannot capture, with the reason
     if cuda_graphs:
-        from keelrl.train.cuda_graph import check_cuda_graphs
+        from keelrl.speed.cuda_graph import check_cuda_graphs
         for name in algos:
             try:
-                check_cuda_graphs(name, get_algo(name).loop, get_algo(name).config(), dev, compile)
+                check_cuda_graphs(get_algo(name), get_algo(name).config(), dev, compile)
             except KeelError as e:
                 if dev.type != "cuda" or compile:
                     raise
@@ -230,18 +196,17 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
             report["results"].append({"algo": name, "skipped": skipped[name]})
             continue
         setup = learner_setup(name, dev, batch_size)
-        setup.learn = learner_update(setup.agent, name, setup.agent.cfg, dev, compile, cuda_graphs,
+        setup.learn = learner_update(setup.agent, get_algo(name), setup.agent.cfg, dev, compile, cuda_graphs,
                                      update=setup.learn)
         ups = updates_per_second(setup, updates, warmup)
         cfg = setup.agent.cfg
-        batch = (cfg.rollout_steps // cfg.num_minibatches) if get_algo(name).loop == "on_policy" else cfg.batch_size
+        batch = batch_size_of(get_algo(name), cfg)
         report["results"].append({"algo": name, "updates_per_s": round(ups, 2), "ms_per_update": round(1000 / ups, 3),
                                   "batch_size": batch, "hidden_sizes": list(cfg.hidden_sizes)})
-        from keelrl.train.multi_seed import STACKED
         if seeds > 1 and name in STACKED:
             stack = stacked_setup(name, seeds, dev, batch_size)
             if compile:
-                from keelrl.train.compiled import compile_networks
+                from keelrl.speed.compiled import compile_networks
                 compile_networks(stack.agent)
             ups = updates_per_second(stack, updates, warmup)
             report["results"].append({"algo": f"{name} ×{seeds} seeds", "seeds": seeds, "updates_per_s": round(ups, 2),

@@ -14,7 +14,7 @@ import logging
 from typing import Callable
 
 from keelrl.errors import KeelError
-from keelrl.train.sweep_spec import Sweep
+from keelrl.commands.sweep_spec import Sweep
 
 OUTCOME = ("name", "status", "error", "seconds", "log")  # what run_trial returns
 

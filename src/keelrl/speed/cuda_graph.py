@@ -8,14 +8,16 @@ the update does on the host, so:
 - the batch is copied into static input tensors before each replay;
 - the host's update counter (`num_updates`) is advanced after each replay, and an update that
   branches on it (TD3's `policy_delay`, SAC's and DQN's `target_update_period`) gets one graph per
-  branch: `branch_key` says which periodic steps the next update takes;
+  branch: the algorithm's spec declares the periods (`AlgoSpec.branches`), and `branch_key` says
+  which periodic steps the next update takes;
 - a metric the update passes through from an earlier update instead of computing (TD3's loss_pi
   between actor steps) is reported as the last value computed;
 - Adam is made capturable (its step count lives on the GPU; `set_capturable`).
 
-Host-side work an update does otherwise cannot be replayed, and is refused (`check_cuda_graphs`):
-PPO's update (a whole rollout: a Python loop over shuffled minibatches and an annealed learning
-rate) and IQL's cosine learning-rate schedule. Random numbers drawn in the update (SAC's actions,
+Host-side work an update does otherwise cannot be replayed, and is refused (`check_cuda_graphs`,
+with the reason the spec gives in `UpdateBranches.not_capturable`): PPO's update (a whole rollout:
+a Python loop over shuffled minibatches and an annealed learning rate) and IQL's cosine
+learning-rate schedule. Random numbers drawn in the update (SAC's actions,
 TD3's smoothing noise) come from the default CUDA generator, which graphs replay with fresh offsets.
 """
 from __future__ import annotations
@@ -24,35 +26,31 @@ from typing import Callable
 
 import torch
 
+from keelrl.algos.spec import AlgoSpec
 from keelrl.errors import KeelError
-from keelrl.train.compiled import agent_parts
+from keelrl.speed.compiled import agent_parts
 from keelrl.types import Batch
 
-PERIOD_FIELDS = ("target_update_period", "policy_delay")
-"""Config fields naming a period, in updates, of something an update does only sometimes."""
 BATCH_FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "discount")
 
 
-def check_cuda_graphs(algo: str, loop: str, cfg, device: torch.device, compile: bool = False) -> None:
-    """Raise a one-line KeelError if `algo`'s update cannot be captured on `device`."""
+def check_cuda_graphs(spec: AlgoSpec, cfg, device: torch.device, compile: bool = False) -> None:
+    """Raise a one-line KeelError if the update of `spec`'s algorithm cannot be captured on `device`."""
     if device.type != "cuda":
         raise KeelError(f"--cuda-graphs needs a CUDA device, and this run's device is {device}: "
                         f"use --device cuda on a GPU machine, or drop --cuda-graphs")
     if compile:
         raise KeelError("--compile and --cuda-graphs cannot be combined yet: choose one")
-    if loop == "on_policy":
-        raise KeelError(f"--cuda-graphs captures one update on one batch; {algo}'s update is a rollout's epochs of "
-                        f"shuffled minibatches with an annealed learning rate: train {algo} without --cuda-graphs")
-    if getattr(cfg, "lr_decay_steps", 0) > 0:
-        raise KeelError(f"--cuda-graphs cannot replay {algo}'s learning-rate schedule (set on the host each update): "
-                        f"add --lr-decay-steps 0 for a constant rate, or drop --cuda-graphs")
+    reason = spec.branches(cfg).not_capturable
+    if reason is not None:
+        raise KeelError(f"--cuda-graphs captures one update on one batch, and {reason}")
 
 
-def branch_key(agent) -> tuple[bool, ...]:
-    """For each period p in the agent's Config (PERIOD_FIELDS), whether the next update is one of
-    every p: (num_updates + 1) % p == 0, as each algorithm counts the update before testing."""
+def branch_key(agent, periods: tuple[int, ...]) -> tuple[bool, ...]:
+    """For each period p the spec declares, whether the next update is one of every p:
+    (num_updates + 1) % p == 0, as each algorithm counts the update before testing."""
     n = agent.num_updates + 1
-    return tuple(n % getattr(agent.cfg, f) == 0 for f in PERIOD_FIELDS if hasattr(agent.cfg, f))
+    return tuple(n % p == 0 for p in periods)
 
 
 def set_capturable(agent, capturable: bool = True) -> None:
@@ -84,8 +82,9 @@ class GraphedUpdate:
     fresh tensors. Load any state into the agent before the first call: a graph reads and writes the
     tensors that existed when it was captured."""
 
-    def __init__(self, agent, update: Callable[[Batch], dict] | None = None, warmup: int = 3) -> None:
-        self.agent, self.update = agent, update or agent.update
+    def __init__(self, agent, update: Callable[[Batch], dict] | None = None, periods: tuple[int, ...] = (),
+                 warmup: int = 3) -> None:
+        self.agent, self.update, self.periods = agent, update or agent.update, tuple(periods)
         self.counter = _counter_owner(agent)
         set_capturable(agent)
         self.warmup = warmup
@@ -109,7 +108,7 @@ class GraphedUpdate:
             self.last_raw, self.latest = out, dict(out)
             return out
         self._load(batch)
-        key = branch_key(self.agent)
+        key = branch_key(self.agent, self.periods)
         if key not in self.graphs:
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text
-from keelrl.train.config import OfflineRunConfig, RunConfig
-from keelrl.train.session import CONFIG_NAME
-from keelrl.train.sweep_spec import Sweep, Trial, check_sources, coerce_fields, load_spec
+from keelrl.train.config import run_config_class
+from keelrl.train.skeleton import CONFIG_NAME
+from keelrl.commands.sweep_spec import Sweep, Trial, check_sources, coerce_fields, load_spec
 
 STOPPED = 3  # a trial process's exit code when its run stopped (Ctrl-C) before its budget
 
@@ -85,7 +85,7 @@ def run_trial(trials_file: str, name: str, log: str, context=None) -> dict:
     try:
         if context is None:
             with open(log, "a") as f:
-                rc = subprocess.run([sys.executable, "-m", "keelrl.train.sweep", trials_file, name],
+                rc = subprocess.run([sys.executable, "-m", "keelrl.commands.sweep", trials_file, name],
                                     stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"}).returncode
         else:
@@ -133,7 +133,7 @@ def _stop_with(owner: int) -> None:
 
 
 def trial_main(argv: list[str], owner: int | None = None) -> int:
-    """A trial process's entry point: `python -m keelrl.train.sweep TRIALS_JSON NAME`; the run stops
+    """A trial process's entry point: `python -m keelrl.commands.sweep TRIALS_JSON NAME`; the run stops
     when process `owner` (default: the parent) dies."""
     _stop_with(owner or os.getppid())
     try:
@@ -146,19 +146,24 @@ def trial_main(argv: list[str], owner: int | None = None) -> int:
 def _train_trial(trials_file: str, name: str) -> int:
     """The trial process: start, restart or resume the trial's run; exit 0 once it is finished."""
     from keelrl.algos import get_algo
-    from keelrl.train import online
-    trial = next((Trial(**t) for t in json.loads(Path(trials_file).read_text())["trials"] if t["name"] == name), None)
+    from keelrl.envs.make import import_module
+    from keelrl.train import dispatch
+    trials = json.loads(Path(trials_file).read_text())
+    for module in trials.get("imports", []):
+        import_module(module, f"named by the sweep's imports ({trials_file})")
+    trial = next((Trial(**t) for t in trials["trials"] if t["name"] == name), None)
     if trial is None:
         raise KeelError(f"{trials_file} has no trial {name!r}")
     spec = get_algo(trial.algo)
-    run = (OfflineRunConfig if spec.loop == "offline" else RunConfig)(**trial.run)
+    run = run_config_class(spec)(**trial.run)
     state, step = trial_state(trial)
     if state == "resume":
         print(f"resuming {run.run_dir} from step {step} to {run.total_steps}")
-        online.resume(run.run_dir, total_steps=run.total_steps, progress=False)
+        dispatch.resume(run.run_dir, total_steps=run.total_steps, progress=False)
     elif state != "done":
         run.overwrite = state == "restart"
-        online.train(trial.algo, run, spec.config(**coerce_fields(spec.config, trial.config, trial.algo)))
+        dispatch.train(trial.algo, run, spec.config(**coerce_fields(spec.config, trial.config, trial.algo)),
+                       imports=trials.get("imports", []))
     state, step = trial_state(trial)
     print(f"{'finished' if state == 'done' else 'stopped'} at step {step} of {run.total_steps}")
     return 0 if state == "done" else STOPPED
@@ -167,9 +172,9 @@ def _train_trial(trials_file: str, name: str) -> int:
 # ---------------------------------------------------------------- the sweep
 
 def run_sweep(spec_path: str | Path, workers: int | None = None, ray: bool = False, ray_address: str | None = None,
-              dry_run: bool = False) -> int:
+              dry_run: bool = False, imports: list[str] | tuple[str, ...] = ()) -> int:
     """Run every unfinished trial of the spec; print a summary; 0 when all are finished, else 1."""
-    sweep = load_spec(spec_path)
+    sweep = load_spec(spec_path, imports)
     if workers is not None and workers < 1:
         raise KeelError(f"--workers must be >= 1, got {workers}")
     workers = workers or sweep.workers or (None if ray_address else os.cpu_count() or 1)
@@ -189,7 +194,8 @@ def run_sweep(spec_path: str | Path, workers: int | None = None, ray: bool = Fal
                                             f"  ({step})" if state == "failed" else ""))
         return 0
     trials_file = sweep.out / "trials.json"
-    atomic_write_text(json.dumps({"name": sweep.name, "trials": [asdict(t) for t in sweep.trials]}, indent=1), trials_file)
+    atomic_write_text(json.dumps({"name": sweep.name, "imports": sweep.imports,
+                                  "trials": [asdict(t) for t in sweep.trials]}, indent=1), trials_file)
     logs = sweep.out / "logs"
     results: dict[str, dict] = {}
     todo = []
@@ -219,7 +225,7 @@ def run_sweep(spec_path: str | Path, workers: int | None = None, ray: bool = Fal
     interrupted = False
     try:
         if ray:
-            from keelrl.train.sweep_ray import run_on_ray
+            from keelrl.commands.sweep_ray import run_on_ray
             run_on_ray(str(trials_file), todo, workers, ray_address, sweep, record, run_trial)
         elif todo:
             _run_local(str(trials_file), todo, workers, record)
@@ -238,7 +244,7 @@ def _run_local(trials_file: str, todo: list[tuple[str, str]], workers: int, reco
     that imported torch and keelrl once (a trial then starts in a fraction of a second)."""
     context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
                                           else "spawn")
-    context.set_forkserver_preload(["keelrl.train.online"])
+    context.set_forkserver_preload(["keelrl.train.dispatch"])
     with ThreadPoolExecutor(min(workers, len(todo))) as pool:
         futures = [pool.submit(run_trial, trials_file, name, log, context) for name, log in todo]
         seen = set()

@@ -10,12 +10,15 @@ from keelrl.data.offline import dataset_env
 from keelrl.envs.make import make_env
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
+from keelrl.train.dispatch import import_recorded
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 
 
 def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: str | None = None,
                    video: str | None = None) -> np.ndarray:
     path_ = Path(path)
+    if path_.is_dir():
+        import_recorded(path_)   # the run's own algorithm or environment module, if it has one
     ckpt = read_checkpoint(path_)
     run_cfg = ckpt.get("run_config") or {}
     if path_.is_dir() and (path_ / "config.json").exists():
@@ -35,7 +38,10 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
         env_id = env.spec.id if env.spec is not None else dataset
     else:
         try:
-            env = make_env(env_id, render_mode="rgb_array" if video is not None else None)
+            own = env_id == run_cfg.get("env")   # the run's own environment: made as the run made it
+            env = make_env(env_id, render_mode="rgb_array" if video is not None else None,
+                           kwargs=run_cfg.get("env_kwargs") if own else None,
+                           wrappers=run_cfg.get("wrappers", ()) if own else ())
         except Exception as e:  # rendering back-ends fail in many ways; say which
             raise KeelError(f"cannot create {env_id} for evaluation{' with rendering' if video is not None else ''}: {e}") from None
     try:

@@ -8,7 +8,7 @@ torch.vmap; the total loss is their sum, whose gradient for seed s's slice is se
 
 Seed s starts from exactly the networks and random stream a single-seed run with `--seed s` has, and
 draws its noise in the same order, so a stack of one seed reproduces the single-seed run bit for bit
-(tests/algos/test_sac_seeds.py). `seed_state_dict(s)` writes seed s as an ordinary SACAgent state,
+(tests/speed/test_sac_seeds.py). `seed_state_dict(s)` writes seed s as an ordinary SACAgent state,
 so each seed's checkpoint is a single-seed one: `keel eval` and `keel train --resume` work on it.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from keelrl.envs.action_bounds import ActionBounds
 from keelrl.nn.distributions import TanhNormal
 from keelrl.nn.seed_stack import StackedEnsembleCritic, StackedTanhGaussianActor
 from keelrl.optim import adam
-from keelrl.types import Batch
+from keelrl.types import Batch, Spaces
 
 
 def _expand(dist: TanhNormal) -> TanhNormal:
@@ -40,15 +40,14 @@ class SACSeedStack:
     algo = "sac"
     metric_names = SACAgent.metric_names
 
-    def __init__(self, cfg: SACConfig, seeds: Sequence[int], obs_dim: int, act_dim: int, action_low: np.ndarray,
-                 action_high: np.ndarray, device: torch.device | str = "cpu") -> None:
-        self.cfg, self.seeds, self.obs_dim, self.act_dim = cfg, list(seeds), obs_dim, act_dim
+    def __init__(self, cfg: SACConfig, seeds: Sequence[int], spaces: Spaces, device: torch.device | str = "cpu") -> None:
+        self.cfg, self.seeds, self.spaces = cfg, list(seeds), spaces
         self.device = d = torch.device(device)
         agents, self.generators = [], []
         with torch.random.fork_rng(devices=[]):
             for s in self.seeds:  # each seed's networks exactly as `--seed s` builds them
                 torch.manual_seed(s)
-                agents.append(SACAgent(cfg, obs_dim, act_dim, action_low, action_high, d))
+                agents.append(SACAgent(cfg, spaces, d))
                 g = torch.Generator(device=d)
                 if d.type == "cpu":
                     g.set_state(torch.get_rng_state())  # the stream continues after the networks' init
@@ -64,7 +63,7 @@ class SACSeedStack:
         self.actor_opt = adam(self.actor.parameters(), cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), cfg.critic_lr)
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
-        self.bounds = ActionBounds(action_low, action_high, d)
+        self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
 
     @property
@@ -177,7 +176,7 @@ class SACSeedStack:
     def seed_agent(self, i: int) -> SACAgent:
         """Seed number i (its position in `seeds`) as an ordinary SACAgent: networks, temperature, Adam state."""
         with torch.random.fork_rng(devices=[]):
-            agent = SACAgent(self.cfg, self.obs_dim, self.act_dim, self.bounds.low, self.bounds.high, self.device)
+            agent = SACAgent(self.cfg, self.spaces, self.device)
         self.actor.net.copy_to(i, agent.actor)
         self.critic.copy_to(i, agent.critic)
         self.critic_target.copy_to(i, agent.critic_target)
@@ -221,3 +220,7 @@ class SACSeedStack:
 
     def seed_state_dict(self, i: int) -> dict:
         return self.seed_agent(i).state_dict()
+
+
+STACKED = {"sac": SACSeedStack}
+"""Algorithms that train several seeds in one process (`keel train ALGO --seeds`), and their stacked agents."""

@@ -1,0 +1,59 @@
+"""Space checks an algorithm's spec names (`AlgoSpec.spaces`): each takes the Spaces and the name of
+where they come from, and returns None when the algorithm accepts them, else what is wrong. The
+registry adds which algorithms would accept them instead (keelrl.algos.check_spaces)."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from keelrl.types import Spaces
+
+
+def _flat_box(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 1
+
+
+def _bounded_box(space: gym.Space) -> bool:
+    return _flat_box(space) and bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
+
+
+def _observations(spaces: Spaces) -> str | None:
+    if not _flat_box(spaces.observation):
+        return f"needs flat Box observations (a vector), got {spaces.observation}"
+    return None
+
+
+def continuous_actions(spaces: Spaces, source: str) -> str | None:
+    """Flat Box observations and a 1-D action Box with finite bounds."""
+    if not isinstance(spaces.action, gym.spaces.Box):
+        return f"needs continuous (Box) actions, but {source} has {spaces.action}"
+    if not _bounded_box(spaces.action):
+        return f"needs a 1-D action Box with finite bounds, got {spaces.action}"
+    return _observations(spaces)
+
+
+def discrete_actions(spaces: Spaces, source: str) -> str | None:
+    """Flat Box observations and Discrete(K) actions numbered from 0."""
+    if not isinstance(spaces.action, gym.spaces.Discrete):
+        return f"needs discrete actions, but {source} has {spaces.action}"
+    if int(spaces.action.start) != 0:
+        return f"needs a Discrete space starting at 0, {source} has {spaces.action}"
+    return _observations(spaces)
+
+
+def box_or_discrete_actions(spaces: Spaces, source: str) -> str | None:
+    """Flat Box observations and either a bounded 1-D action Box or Discrete(K) actions."""
+    if isinstance(spaces.action, gym.spaces.Discrete):
+        return discrete_actions(spaces, source)
+    if not _bounded_box(spaces.action):
+        return f"needs a Discrete action space or a 1-D action Box with finite bounds, but {source} has {spaces.action}"
+    return _observations(spaces)
+
+
+def action_kind(space: gym.Space) -> str:
+    """'discrete', 'continuous', or the space's class name, for messages."""
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, gym.spaces.Box):
+        return "continuous"
+    return type(space).__name__

@@ -1,0 +1,142 @@
+"""`train` and `resume` for every algorithm: check what can be checked before any folder is touched,
+write the run folder's config.json, and hand the run to the loop of what the algorithm trains from
+(the spec's `trains_from`). The loops themselves never see an algorithm's name in a branch.
+
+A run folder holds config.json, eval.csv, train.csv, metrics.csv, tb/ (TensorBoard events),
+checkpoint.pt and learning_curve.png. config.json also records the modules to import first
+(`imports`: the user's own algorithms and environments), so that resume, eval, report and sweep
+find them again.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from keelrl import __version__
+from keelrl.algos import check_spaces, get_algo
+from keelrl.algos.spec import AlgoSpec
+from keelrl.envs.make import env_label, import_module, make_env
+from keelrl.errors import KeelError
+from keelrl.train import multi_seed
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, read_checkpoint
+from keelrl.train.config import OfflineRunConfig, RunConfig, run_config_class
+from keelrl.train.off_policy import OffPolicyLoop
+from keelrl.train.offline import OfflineLoop
+from keelrl.train.on_policy import RolloutLoop
+from keelrl.train.skeleton import CONFIG_NAME, default_run_dir, prepare_run_dir, resolve_device
+from keelrl.types import Spaces
+
+LOOPS = {"transitions": OffPolicyLoop, "rollouts": RolloutLoop, "dataset": OfflineLoop}
+"""The loop for each kind of source an algorithm trains from (AlgoSpec.trains_from)."""
+
+
+def _imports(spec: AlgoSpec, imports: tuple[str, ...] | list[str]) -> list[str]:
+    """The modules a run needs imported again: those given, and the one that registered the algorithm."""
+    names = list(imports)
+    if not spec.origin.startswith("keelrl") and spec.origin != "__main__" and spec.origin not in names:
+        names.append(spec.origin)
+    return names
+
+
+def import_recorded(run_dir: str | Path) -> None:
+    """Import the modules a run folder's config.json records (`imports`), before its algorithm or
+    environment is looked up."""
+    config = Path(run_dir) / CONFIG_NAME
+    if config.exists():
+        try:
+            names = json.loads(config.read_text()).get("imports", [])
+        except (json.JSONDecodeError, AttributeError):
+            return
+        for name in names:
+            import_module(name, f"recorded in {config}")
+
+
+def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, imports: tuple[str, ...] = ()) -> Path:
+    """Start a new run of `algo` with its Config `cfg`; return the run folder. Algorithms that train
+    from a dataset take an OfflineRunConfig (a dataset instead of an environment).
+
+    `callback`: a function `callback(step) -> bool` (True stops the run the way Ctrl-C does:
+    checkpoint, then return), or objects with on_step / on_eval / on_log / on_checkpoint / ...
+    hooks (train/callbacks.py), or a list of them.
+    `imports`: modules to import again when the run is resumed or evaluated (keel --import).
+    """
+    spec = get_algo(algo)
+    expected = run_config_class(spec)
+    if not isinstance(run, expected):
+        if spec.uses_dataset:
+            raise KeelError(f"{algo} trains offline: give it an OfflineRunConfig (keel train {algo} --dataset ID)")
+        raise KeelError(f"{algo} trains online in an environment: give it a RunConfig (keel train {algo} --env ENV_ID)")
+    if not isinstance(cfg, spec.config):
+        raise KeelError(f"{algo} expects a {spec.config.__name__}, got {type(cfg).__name__}")
+    meta = {"algo": algo, "keelrl_version": __version__, "torch_version": torch.__version__,
+            "imports": _imports(spec, imports)}
+    if getattr(run, "seeds", ""):
+        return multi_seed.train(spec, run, cfg, callback, meta)[0].parent
+    device = resolve_device(run.device)
+    if run.cuda_graphs:
+        from keelrl.speed.cuda_graph import check_cuda_graphs
+        check_cuda_graphs(spec, cfg, device, run.compile)
+    # a device, env id, dataset or space we cannot use fails here, before any folder is touched
+    data = None
+    if spec.uses_dataset:
+        from keelrl.data.offline import load_minari
+        data = load_minari(run.dataset, "cpu", run.seed)
+        check_spaces(spec, Spaces.of(data), f"dataset {run.dataset}")
+        if run.eval_episodes > 0:
+            data.make_eval_env().close()
+        meta["offline"] = True
+        run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, run.dataset, f"s{run.seed}")
+    else:
+        probe = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers)
+        try:
+            check_spaces(spec, Spaces.of(probe), env_label(run.env))
+        finally:
+            probe.close()
+        run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, env_label(run.env), f"s{run.seed}")
+    if spec.check_run is not None:
+        spec.check_run(run, cfg)
+    prepare_run_dir(run_dir, run.overwrite)
+    run.run_dir = str(run_dir)
+    meta.update(run=asdict(run), algo_config=asdict(cfg))
+    if data is not None:
+        meta["dataset"] = data.fingerprint()
+    atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
+    if data is not None:
+        return OfflineLoop(spec, run, cfg, run_dir, data=data).run(callback)
+    return LOOPS[spec.trains_from](spec, run, cfg, run_dir).run(callback)
+
+
+def resume(run_dir: str | Path, total_steps: int | None = None, callback=None, progress: bool | None = None) -> Path:
+    """Continue the run in `run_dir` from its checkpoint (optionally to a new `total_steps`)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_NAME).exists() and run_dir.is_dir():
+        seeds = multi_seed.group_dirs(run_dir)
+        if seeds:  # a folder of seeds trained together (--seeds): continue them together
+            import_recorded(seeds[0])
+            return multi_seed.resume(run_dir, total_steps, callback, progress)[0].parent
+    if not (run_dir / CONFIG_NAME).exists():
+        raise KeelError(f"cannot resume {run_dir}: it is not a keelrl run folder (no {CONFIG_NAME})")
+    import_recorded(run_dir)
+    ckpt = read_checkpoint(run_dir / CHECKPOINT_NAME)
+    if ckpt["keelrl"] != "run":
+        raise KeelError(f"{run_dir / CHECKPOINT_NAME} holds an agent, not a run checkpoint")
+    spec = get_algo(ckpt["algo"])
+    run = run_config_class(spec)(**ckpt["run_config"])
+    cfg = spec.config(**ckpt["algo_config"])
+    step = ckpt["loop"]["step"]
+    if total_steps is not None:
+        run.total_steps = total_steps
+    if run.total_steps <= step:
+        raise KeelError(f"run {run_dir} is already at step {step} of {run.total_steps}; "
+                        f"pass --total-steps N with N > {step} to train it further")
+    if progress is not None:
+        run.progress = progress
+    run.run_dir = str(run_dir)
+    if total_steps is not None:  # the run folder's config records the budget it now has
+        meta = json.loads((run_dir / CONFIG_NAME).read_text())
+        meta["run"]["total_steps"] = run.total_steps
+        atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
+    return LOOPS[spec.trains_from](spec, run, cfg, run_dir, ckpt).run(callback)

@@ -1,0 +1,124 @@
+"""The off-policy loop, for algorithms that train from environment transitions (`trains_from =
+"transitions"`): act, step, store (n-step when asked), update from the replay buffer, as the
+algorithm's `Transitions` needs say. Evaluation, logging and checkpoint timing are the skeleton's.
+
+A checkpoint holds everything the loop needs to continue bit-for-bit: agent and optimizers, replay
+buffer, RNG states, environment states, step counters.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from keelrl.algos import build_agent
+from keelrl.algos.spec import AlgoSpec, Transitions
+from keelrl.data.nstep import NStepWriter
+from keelrl.data.replay import ReplayBuffer
+from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
+from keelrl.speed.learner import learner_update
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
+from keelrl.train.config import RunConfig
+from keelrl.train.logging import EpisodeTracker
+from keelrl.train.skeleton import Member, RunSkeleton, setup_process
+from keelrl.types import Spaces
+
+
+class OffPolicyLoop:
+    def __init__(self, spec: AlgoSpec, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
+        self.spec, self.run_cfg, self.cfg, self.run_dir = spec, run, cfg, run_dir
+        self.needs: Transitions = spec.needs(cfg)
+        self.device, self.np_rng = setup_process(run)
+        self.envs = make_vector_env(run.env, run.num_envs, run.env_kwargs, run.wrappers)
+        spaces = Spaces.of(self.envs)
+        self.agent = build_agent(spec, cfg, spaces, self.device)
+        n_step = self.needs.n_step
+        self.buffer = ReplayBuffer.for_spaces(self.needs.buffer_size, spaces, self.device, seed=run.seed,
+                                              with_discount=n_step > 1)
+        self.writer = NStepWriter(self.buffer, n_step, self.needs.gamma, run.num_envs) if n_step > 1 else None
+        eval_env = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None
+        self.skeleton = RunSkeleton(self, [Member(run, run_dir, self.agent, eval_env)], f"{spec.name} {run.env}",
+                                    list(getattr(self.agent, "metric_names", ())), self.device)
+        self.step, self.update_debt = 0, 0.0
+        self.metrics: dict[str, torch.Tensor] = {}
+        self.episodes = EpisodeTracker(run.num_envs)
+        if ckpt is None:
+            self.obs, _ = self.envs.reset(seed=run.seed)
+            self.envs.action_space.seed(run.seed)
+        else:
+            self._restore(ckpt)
+        self.update = learner_update(self.agent, spec, cfg, self.device, run.compile, run.cuda_graphs)
+
+    @property
+    def num_updates(self) -> int:
+        return self.agent.num_updates
+
+    def last_train_returns(self) -> list[float | None]:
+        return [self.episodes.last_return]
+
+    # ---- checkpoints
+    def checkpoint(self) -> None:
+        atomic_torch_save({
+            "keelrl": "run", "algo": self.spec.name, "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
+            "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
+            "nstep": None if self.writer is None else self.writer.state_dict(),
+            "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
+            "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
+                     **self.episodes.state_dict(), **self.skeleton.state_dict(),
+                     "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()}},
+        }, self.run_dir / CHECKPOINT_NAME)
+
+    def _restore(self, ckpt: dict) -> None:
+        self.agent.load_state_dict(ckpt["agent"])
+        self.buffer.load_state_dict(ckpt["buffer"])
+        if self.writer is not None:
+            self.writer.load_state_dict(ckpt["nstep"])
+        vector_restore(self.envs, ckpt["envs"])
+        set_rng_state(ckpt["rng"], self.np_rng)
+        loop = ckpt["loop"]
+        self.step, self.obs, self.update_debt = loop["step"], loop["obs"], loop["update_debt"]
+        self.episodes.load_state_dict(loop)
+        self.skeleton.load_state_dict([loop])
+        self.metrics = {k: v.to(self.device) for k, v in loop["metrics"].items()}  # the last update's, until the next
+
+    # ---- one iteration: a step of every environment copy, then the updates it pays for
+    def iterate(self) -> None:
+        needs, n, prev = self.needs, self.run_cfg.num_envs, self.step
+        if self.step < needs.learning_starts:
+            env_action = self._random_actions(n)
+        else:
+            env_action = self.agent.explore(self.obs, self.step)
+        next_obs, reward, term, trunc, info = self.envs.step(env_action)
+        done = term | trunc
+        real_next = true_next_obs(next_obs, done, info)
+        if self.writer is None:
+            self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term)
+        else:
+            self.writer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term, trunc)
+        self.obs = next_obs
+        self.step += n
+        self.episodes.step(reward, done, self.step, self.skeleton.logs[0])
+
+        if prev >= needs.learning_starts:  # the first learning_starts steps only fill the buffer
+            self.update_debt += n * needs.updates_per_step
+            every = needs.update_every  # updates owed are paid in bursts every `every` steps
+            while self.update_debt >= 1.0 and (every == 1 or self.step // every > prev // every):
+                self.update_debt -= 1.0
+                self.metrics = self.update(self.buffer.sample(needs.batch_size))
+                self.skeleton.check_update(self.metrics)
+        self.skeleton.evaluate_if_due(prev)
+
+    def _random_actions(self, n: int) -> np.ndarray:
+        space = self.envs.single_action_space
+        if hasattr(space, "n"):
+            return self.np_rng.integers(0, space.n, size=n)
+        return self.np_rng.uniform(space.low, space.high, size=(n, space.shape[0])).astype(np.float32)
+
+    def run(self, callback=None) -> Path:
+        return self.skeleton.run(callback)[0]
+
+    def close(self) -> None:
+        self.envs.close()

@@ -1,0 +1,314 @@
+"""The run skeleton every loop shares (off-policy, on-policy, offline, multi-seed), written once:
+Ctrl-C, the run folder's logs, the progress bar, when to evaluate, log and checkpoint, the
+finite-loss check, the final evaluation and checkpoint, callbacks and the closing summary.
+
+A loop hands the skeleton itself and its "members" (the run folders it writes: one, or one per
+seed of a stack). The loop owns its step counter and what one iteration does; the skeleton asks it:
+
+    loop.step            progress so far, in the loop's unit (environment steps, or updates offline)
+    loop.iterate()       one iteration (act/step/store/update, a rollout and its update, one update);
+                         it calls skeleton.evaluate_if_due(prev) where an evaluation belongs, and
+                         skeleton.check_update(metrics) after each update
+    loop.metrics         the latest update's metrics (tensors; [S] for S stacked seeds)
+    loop.num_updates     gradient updates so far
+    loop.agent           what callbacks see
+    loop.last_train_returns()   each member's last training-episode return (or None), for the bar
+    loop.checkpoint()    write every member's checkpoint (with skeleton.state_dict(i) in it)
+    loop.close()         release environments
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from keelrl.errors import KeelError
+from keelrl.train.callbacks import Callbacks, RunView
+from keelrl.train.checkpoint import CHECKPOINT_NAME, keep_copy
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
+from keelrl.train.logging import ProgressBar, RunLogger
+
+CONFIG_NAME = "config.json"
+
+
+class TrainingDiverged(KeelError):
+    """A loss became NaN or infinite."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise KeelError(f"device {name!r} asked for, but this torch build sees no CUDA device; use --device cpu")
+    return dev
+
+
+def default_run_dir(algo: str, source: str, seed: int | str) -> Path:
+    """runs/<algo>-<env or dataset>-s<seed>-<date>."""
+    return Path("runs") / f"{algo}-{source.replace('/', '_')}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def prepare_run_dir(path: Path, overwrite: bool) -> None:
+    """Create the run folder; refuse to reuse a non-empty one unless overwrite is set, and never
+    delete a folder that is not a keelrl run."""
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise KeelError(f"run folder {path} already exists; pass --overwrite to replace it, "
+                            f"--resume {path} to continue it, or choose another --run-dir")
+        if not (path / CONFIG_NAME).exists():
+            raise KeelError(f"refusing to overwrite {path}: it is not a keelrl run folder (no {CONFIG_NAME})")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+
+
+class StopFlag:
+    """Ctrl-C sets a flag that the loop reads at the end of an iteration, so the checkpoint it
+    then writes is consistent; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old = None
+
+    def __enter__(self) -> "StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def setup_process(run) -> tuple[torch.device, np.random.Generator]:
+    """Device, torch threads and every seed of a run; returns (device, the loop's numpy Generator)."""
+    device = resolve_device(run.device)
+    if run.threads > 0:
+        torch.set_num_threads(run.threads)
+    torch.manual_seed(run.seed)
+    np.random.seed(run.seed)
+    return device, np.random.default_rng(run.seed)
+
+
+def evaluate_and_log(policy, eval_env, run, step: int, log: RunLogger, wall: float,
+                     normalize: Callable[[float], float | None] | None = None) -> float:
+    """Deterministic evaluation of `policy` (anything with `act(obs, deterministic)`); logs it, with
+    normalized scores when `normalize(R)` gives them, and returns the mean return."""
+    returns = evaluate(lambda o: policy.act(o, deterministic=True), eval_env, run.eval_episodes,
+                       run.seed + EVAL_SEED_OFFSET)
+    mean = float(returns.mean())
+    normalized = None
+    if normalize is not None and normalize(mean) is not None:
+        scores = np.array([normalize(float(r)) for r in returns])
+        normalized = (float(scores.mean()), float(scores.std()))
+    log.log_eval(step, mean, float(returns.std()), wall, normalized)
+    return mean
+
+
+def finish_run(run_dir: Path, progress: bool, step: int, last_eval: float | None) -> None:
+    """Draw the run's learning curve and, when `progress`, print the closing summary."""
+    from keelrl.analysis.plots import plot_runs
+    png = run_dir / "learning_curve.png"
+    try:
+        plot_runs([run_dir], png)
+    except KeelError:
+        png = None
+    if progress:
+        ev = "-" if last_eval is None else f"{last_eval:.1f}"
+        print(f"done: {step} steps, final evaluation return {ev}\n"
+              f"run folder: {run_dir}  (config.json, eval.csv, train.csv, metrics.csv, tb/, {CHECKPOINT_NAME}"
+              f"{', learning_curve.png' if png else ''})")
+
+
+@dataclass
+class Member:
+    """One run folder a loop writes: its run settings, folder, the policy evaluated for it and the
+    environment it is evaluated in (None when the run does not evaluate)."""
+
+    run: Any
+    run_dir: Path
+    policy: Any
+    eval_env: Any = None
+
+
+class RunSkeleton:
+    """Drives a loop (see the module docstring) from its current step to `total_steps`."""
+
+    def __init__(self, loop, members: list[Member], description: str, metric_names: list[str], device: torch.device,
+                 unit: str = "step", normalize: Callable[[float], float | None] | None = None,
+                 resume_target: Path | None = None, stacked: bool = False) -> None:
+        """`stacked`: the loop's metrics are [S], one value per member (stacked seeds)."""
+        self.loop, self.members, self.stacked = loop, members, stacked
+        self.settings = members[0].run
+        self.description, self.metric_names, self.unit = description, metric_names, unit
+        self.normalize = normalize
+        self.resume_target = resume_target or members[0].run_dir
+        self.check_each_update = device.type == "cpu"   # on CPU a check costs microseconds; on a GPU, at logging
+        self.last_eval: list[float | None] = [None] * len(members)
+        self.last_eval_step: int | None = None
+        self.wall_offset, self.t0 = 0.0, None
+        self.last_checkpoint_step: int | None = None
+        self.logs: list[RunLogger] = []
+        self.metric_values: dict[str, float] = {}
+        self.callbacks = Callbacks(None)
+
+    # ---- what each member's checkpoint holds of the skeleton
+    def state_dict(self, i: int = 0) -> dict:
+        return {"last_eval": self.last_eval[i], "last_eval_step": self.last_eval_step, "wall": self.wall()}
+
+    def load_state_dict(self, states: list[dict]) -> None:
+        self.last_eval = [s["last_eval"] for s in states]
+        self.last_eval_step, self.wall_offset = states[0]["last_eval_step"], states[0]["wall"]
+
+    def wall(self) -> float:
+        return self.wall_offset + (time.perf_counter() - self.t0 if self.t0 is not None else 0.0)
+
+    # ---- called by the loop inside an iteration
+    def evaluate_if_due(self, prev: int) -> None:
+        """Evaluate when the step just taken crossed a multiple of eval_every."""
+        every = self.settings.eval_every
+        if every and self.loop.step // every > prev // every:
+            self.evaluate()
+
+    def check_update(self, metrics: dict[str, torch.Tensor]) -> None:
+        """After each update on a CPU: stop at the first non-finite loss (on a GPU: when logging)."""
+        if self.check_each_update:
+            self.check_finite(metrics)
+
+    def evaluate(self) -> None:
+        step, wall = self.loop.step, self.wall()
+        for i, m in enumerate(self.members):
+            if m.eval_env is not None:
+                self.last_eval[i] = evaluate_and_log(m.policy, m.eval_env, m.run, step, self.logs[i], wall, self.normalize)
+                self.last_eval_step = step
+        if self.last_eval_step == step and self.callbacks:
+            self.callbacks.on_eval(self._view())
+
+    def check_finite(self, metrics: dict[str, torch.Tensor]) -> None:
+        """Raise TrainingDiverged naming the non-finite metrics, the first member they belong to
+        (stacked seeds' metrics are [S]) and its last good checkpoint."""
+        if not metrics:
+            return
+        if bool(torch.isfinite(torch.stack([v.float() for v in metrics.values()])).all()):
+            return
+        stacked = self.stacked
+        for i, m in enumerate(self.members):
+            bad = [k for k, v in metrics.items() if not bool(torch.isfinite(v[i] if stacked else v).all())]
+            if not bad:
+                continue
+            where = (f"the last good checkpoint is {m.run_dir / CHECKPOINT_NAME} ({self.unit} {self.last_checkpoint_step})"
+                     if self.last_checkpoint_step is not None else "no checkpoint had been written yet")
+            raise TrainingDiverged(f"{', '.join(bad)} became non-finite at {self.unit} {self.loop.step} "
+                                   f"(update {self.loop.num_updates}); training stopped and {where}. "
+                                   f"Try a lower learning rate.")
+
+    # ---- the run
+    def checkpoint(self) -> None:
+        self.check_finite(self.loop.metrics)   # never checkpoint a diverged agent
+        self.loop.checkpoint()
+        self.last_checkpoint_step = self.loop.step
+        for m in self.members:
+            if getattr(m.run, "keep_checkpoints", False):
+                keep_copy(m.run_dir / CHECKPOINT_NAME, self.loop.step)
+        if self.callbacks:
+            self.callbacks.on_checkpoint(self._view())
+
+    def _view(self) -> RunView:
+        evals = [e for e in self.last_eval if e is not None]
+        return RunView(self.loop.agent, self.loop.step, self.loop.num_updates, dict(self.metric_values),
+                       float(np.mean(evals)) if evals else None, self.last_eval_step,
+                       [m.run_dir for m in self.members])
+
+    def _log(self, rate: float) -> None:
+        values = {k: v.tolist() for k, v in self.loop.metrics.items()}   # one transfer per metric, all seeds
+        stacked = self.stacked
+        for i, log in enumerate(self.logs):
+            row = {k: v[i] if stacked else v for k, v in values.items()}
+            log.log_metrics(self.loop.step, {"updates": self.loop.num_updates, "sps": round(rate, 1), **row})
+        self.metric_values = {k: float(np.mean(v)) for k, v in values.items()}
+        if self.callbacks:
+            self.callbacks.on_log(self._view())
+
+    def run(self, callback=None) -> list[Path]:
+        """Train to `total_steps`; return the members' run folders."""
+        loop, run = self.loop, self.settings
+        resumed_from = loop.step if loop.step > 0 else None
+        self.t0 = time.perf_counter()
+        self.last_checkpoint_step = resumed_from
+        self.callbacks = Callbacks(callback)
+        self.logs = [RunLogger(m.run_dir, self.metric_names, resume_step=resumed_from,
+                               normalized_scores=self.normalize is not None) for m in self.members]
+        bar = ProgressBar(run.total_steps, loop.step, run.progress, self.description)
+        rate_t, rate_step, rate = time.perf_counter(), loop.step, 0.0
+        bar_t = rate_t
+        dirs = [m.run_dir for m in self.members]
+        try:
+            with StopFlag() as flag:
+                if self.callbacks:
+                    self.callbacks.on_start(self._view())
+                while loop.step < run.total_steps:
+                    prev = loop.step
+                    loop.iterate()
+                    now = time.perf_counter()
+                    if loop.step // run.log_every > prev // run.log_every:
+                        self.check_finite(loop.metrics)
+                        rate = (loop.step - rate_step) / max(now - rate_t, 1e-9)
+                        rate_t, rate_step = now, loop.step
+                        self._log(rate)
+                    if now - bar_t > 0.5 or rate_t == now:
+                        bar.update(loop.step, rate, self._mean_train_return(), self._mean(self.last_eval))
+                        bar_t = now
+                    stop = (bool(self.callbacks) and self.callbacks.on_step(self._view())) or flag.stop
+                    if loop.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
+                        self.checkpoint()
+                    if stop:
+                        plural = "s" if self.stacked else ""
+                        print(f"stopped at {self.unit} {loop.step}; checkpoint{plural} saved. "
+                              f"Continue with: keel train --resume {self.resume_target}")
+                        return dirs
+                if self.last_eval_step != loop.step:
+                    self.evaluate()   # the final evaluation, at the end of the budget
+                bar.update(loop.step, rate, self._mean_train_return(), self._mean(self.last_eval))
+                if self.last_checkpoint_step != loop.step:
+                    self.checkpoint()
+        finally:
+            bar.close()
+            for log in self.logs:
+                log.close()
+            loop.close()
+        self._finish()
+        if self.callbacks:
+            self.callbacks.on_end(self._view())
+        return dirs
+
+    def _finish(self) -> None:
+        single = not self.stacked
+        for m, ev in zip(self.members, self.last_eval):
+            finish_run(m.run_dir, m.run.progress and single, self.loop.step, ev)
+        if not single and self.settings.progress:
+            evals = ", ".join("-" if e is None else f"{e:.1f}" for e in self.last_eval)
+            seeds = ",".join(str(m.run.seed) for m in self.members)
+            print(f"done: {self.loop.step} steps × {len(self.members)} seeds, final evaluation returns {evals}\n"
+                  f"run folders: {self.resume_target}/s{{{seeds}}}")
+
+    def _mean_train_return(self) -> float | None:
+        return self._mean(self.loop.last_train_returns())
+
+    @staticmethod
+    def _mean(values: list[float | None]) -> float | None:
+        have = [v for v in values if v is not None]
+        return float(np.mean(have)) if have else None
+
