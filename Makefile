@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(VENV)/bin/keel eval $(DEMO_DIR) --episodes 5
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 clean-venv:
 	rm -rf $(VENV)

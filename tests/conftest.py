@@ -62,3 +62,28 @@ def tiny_dataset(minari_root):
         return dataset_id, episodes
 
     return make
+
+
+# --------------------------------------------------------------------------- probe datasets
+
+@pytest.fixture(scope="session")
+def _probe_datasets_root(tmp_path_factory):
+    """Minari datasets recorded on the probe environments, made once per session: uniform random
+    actions on the value probes, the best action plus noise (std 0.3) on the action probes."""
+    from tests.algos import probes as P
+    root = tmp_path_factory.mktemp("probe-datasets")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MINARI_DATASETS_PATH", str(root))
+        for probe in P.VALUE_PROBES:
+            P.record_dataset(probe, root)
+        for probe in P.ACTION_PROBES:
+            P.record_dataset(probe, root, behavior_noise=0.3)
+    return root
+
+
+@pytest.fixture
+def probe_datasets(_probe_datasets_root, monkeypatch):
+    """probe name -> the id of the dataset recorded on it (datasets under a session-wide root)."""
+    from tests.algos import probes as P
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(_probe_datasets_root))
+    return {p: P.dataset_id(p) for p in P.ALL_PROBES}

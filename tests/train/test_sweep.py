@@ -4,6 +4,9 @@ resumes unfinished ones from their checkpoints."""
 import json
 from pathlib import Path
 
+import shutil
+import tempfile
+
 import pytest
 import torch
 import yaml
@@ -92,16 +95,18 @@ def test_dry_run_lists_trials_and_a_folder_of_another_run_is_refused(tmp_path, c
 
 
 @pytest.fixture
-def local_ray(tmp_path_factory, monkeypatch):
+def local_ray(monkeypatch):
     """Ray that writes nothing outside the test's temporary folders: no token in ~/.ray
     (RAY_AUTH_MODE=disabled), its session files under a short temporary path (socket paths
     must stay under 107 bytes)."""
     ray = pytest.importorskip("ray")
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("ray")))
+    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")   # not under pytest's (longer with xdist) temp paths
+    monkeypatch.setenv("RAY_TMPDIR", short)
     home = {p: sorted(p.rglob("*")) if p.exists() else None for p in (Path.home() / ".ray", Path.home() / "ray_results")}
     yield
     ray.shutdown()
+    shutil.rmtree(short, ignore_errors=True)
     assert {p: sorted(p.rglob("*")) if p.exists() else None for p in home} == home
 
 

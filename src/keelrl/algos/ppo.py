@@ -277,7 +277,10 @@ class PPOAgent:
                 self.num_updates += 1
         with torch.no_grad():  # how much of the targets' variance the old values explained
             var_y = flat["target"].var()
-            info["explained_variance"] = 1.0 - (flat["target"] - flat["value"]).var() / var_y
+            # undefined when the targets do not vary (a constant-reward task): reported as 0, not NaN,
+            # so that a diagnostic does not stop the run as diverged
+            explained = 1.0 - (flat["target"] - flat["value"]).var() / var_y.clamp_min(1e-12)
+            info["explained_variance"] = torch.where(var_y > 0, explained, torch.zeros_like(explained))
         info["lr"] = torch.full((), lr, device=self.device)  # on the device like the other metrics (they are stacked)
         return info
 

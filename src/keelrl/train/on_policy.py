@@ -94,9 +94,11 @@ class RolloutLoop:
             self.skeleton.evaluate_if_due(prev)
 
     def iterate(self) -> None:
-        """One rollout, then one update on it (the learning rate annealed by the budget left)."""
+        """One rollout, then one update on it, the learning rate annealed by the budget left when the
+        iteration began: the first update uses the full rate, the last 1/N of it (N iterations)."""
+        remaining = max(1.0 - self.step / self.run_cfg.total_steps, 0.0)
         self._collect()
-        self.metrics = self.update(self.rollout, max(1.0 - self.step / self.run_cfg.total_steps, 0.0))
+        self.metrics = self.update(self.rollout, remaining)
         self.skeleton.check_finite(self.metrics)
 
     def run(self, callback=None) -> Path:

@@ -1,0 +1,142 @@
+"""Probe runs: an algorithm trained through the real loop on a probe environment (envs/probes.py),
+or offline on a dataset recorded on one, then its learned values and actions compared with the
+probe's known answer. Each tests/algos/test_<algo>.py runs the probes that fit its action space.
+
+Every probe uses γ = 0.5: TwoStep's first value is then 0.5 and Truncation's 2 (a loop that stored
+`done` instead of `terminated` would learn 1 / (1 - 0.5 · 4/5) = 1.67 there).
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from keelrl import OfflineRunConfig, RunConfig, load_agent, train
+from keelrl.algos import get_algo
+
+GAMMA = 0.5
+VALUE_TOL = 0.15
+"""How far a learned value may be from the probe's answer (values lie in [-1, 2])."""
+ACTION_TOL = 0.15
+"""How far a learned continuous action may be from the best one (actions lie in [-1, 1])."""
+
+VALUE_PROBES = ("ProbeConstant", "ProbeObsReward", "ProbeTwoStep", "ProbeTruncation")
+ACTION_PROBES = ("ProbeActionReward", "ProbeObsAction")
+ALL_PROBES = VALUE_PROBES + ACTION_PROBES
+
+
+def env_id(probe: str, discrete: bool = False) -> str:
+    return f"keel/{probe}{'Discrete' if discrete else ''}-v0"
+
+
+def probe_env(probe: str, discrete: bool = False):
+    return gym.make(env_id(probe, discrete)).unwrapped
+
+
+def observations(probe: str) -> list[float]:
+    """The observations the probe visits."""
+    return {"ProbeObsReward": [-1.0, 1.0], "ProbeObsAction": [-1.0, 1.0], "ProbeTwoStep": [0.0, 1.0]}.get(probe, [0.0])
+
+
+# --------------------------------------------------------------------------- training
+
+def run_online(algo: str, probe: str, cfg: dict, total_steps: int, tmp_path, discrete: bool = False, seed: int = 0):
+    """Train `algo` on the probe through keelrl.train; return the saved agent."""
+    spec = get_algo(algo)
+    run = RunConfig(env=env_id(probe, discrete), total_steps=total_steps, eval_every=0, eval_episodes=0,
+                    log_every=10 ** 9, checkpoint_every=10 ** 9, run_dir=str(tmp_path / f"{algo}-{probe}"),
+                    progress=False, device="cpu", seed=seed)
+    return load_agent(train(algo, run, spec.config(**{"gamma": GAMMA, **cfg})))
+
+
+def dataset_id(probe: str) -> str:
+    """The id of the dataset recorded on a probe: random actions on value probes, noisy best actions on action probes."""
+    return f"probe/{probe.lower()}/{'noisy-expert' if probe in ACTION_PROBES else 'random'}-v0"
+
+
+def record_dataset(probe: str, minari_root, steps: int = 2000, seed: int = 0, behavior_noise: float | None = None) -> str:
+    """A Minari dataset recorded on the probe: uniform random actions, or (behavior_noise given)
+    the best action plus Gaussian noise of that std, clipped to [-1, 1]."""
+    from keelrl.data.collection import collect_episodes
+    from keelrl.data.offline import write_minari
+    from keelrl.envs.make import make_vector_env
+    name = dataset_id(probe)
+    envs = make_vector_env(env_id(probe), 2)
+    env = probe_env(probe)
+    rng = np.random.default_rng(seed)
+
+    def policy(obs):
+        if behavior_noise is None:
+            return rng.uniform(-1, 1, (obs.shape[0], 1)).astype(np.float32)
+        best = np.array([[env.best_action(float(o[0]))] for o in obs])
+        return np.clip(best + behavior_noise * rng.normal(size=best.shape), -1, 1).astype(np.float32)
+    try:
+        episodes = collect_episodes(envs, policy, steps, seed)
+    finally:
+        envs.close()
+    write_minari(name, episodes, env_id(probe), None, None, "probe behavior", "probe data", overwrite=True)
+    return name
+
+
+def run_offline(algo: str, dataset: str, cfg: dict, total_steps: int, tmp_path, seed: int = 0):
+    spec = get_algo(algo)
+    run = OfflineRunConfig(dataset=dataset, total_steps=total_steps, eval_every=0, eval_episodes=0,
+                           log_every=10 ** 9, checkpoint_every=10 ** 9, progress=False, device="cpu", seed=seed,
+                           run_dir=str(tmp_path / f"{algo}-{dataset.replace('/', '_')}"))
+    fields = {f.name for f in __import__("dataclasses").fields(spec.config)}
+    return load_agent(train(algo, run, spec.config(**{**({"gamma": GAMMA} if "gamma" in fields else {}), **cfg})))
+
+
+# --------------------------------------------------------------------------- reading the answer
+
+def _t(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, np.float32).reshape(len(x), -1))
+
+
+@torch.no_grad()
+def q_values(agent, obs: list[float], actions: list[float]) -> np.ndarray:
+    """The agent's Q(s, a) for each pair (the mean over an ensemble's members), in the probe's units."""
+    o, a = _t(obs), _t(actions)
+    if hasattr(agent, "q"):                        # DQN: Q(s, ·) over discrete actions
+        return agent.q(o).gather(-1, a.long()).squeeze(-1).numpy()
+    holder = getattr(agent, "ac", None) or getattr(agent, "core", None) or agent
+    return holder.critic(o, a).mean(0).numpy()
+
+
+@torch.no_grad()
+def state_values(agent, obs: list[float]) -> np.ndarray:
+    """V(s) of an agent with a state-value function (PPO)."""
+    return agent.policy.value(_t(obs)).numpy()
+
+
+def actions(agent, obs: list[float]) -> np.ndarray:
+    """The deterministic action at each observation (continuous: a float; discrete: the index)."""
+    return np.asarray(agent.act(np.asarray(obs, np.float32).reshape(-1, 1), deterministic=True), np.float64).reshape(-1)
+
+
+def check_values(agent, probe: str, discrete: bool = False, state_value: bool = False) -> None:
+    """Learned values at every visited observation (and, for Q, at several actions) are within
+    VALUE_TOL of the probe's answer."""
+    env = probe_env(probe, discrete)
+    for s in observations(probe):
+        if state_value:
+            got, want = float(state_values(agent, [s])[0]), env.q_value(s, 0, GAMMA)
+            assert abs(got - want) < VALUE_TOL, f"{probe}: V({s}) = {got:.3f}, expected {want:.3f}"
+            continue
+        acts = [0.0, 1.0] if discrete else [-0.5, 0.0, 0.5]
+        for a in acts:
+            got, want = float(q_values(agent, [s], [a])[0]), env.q_value(s, a, GAMMA)
+            assert abs(got - want) < VALUE_TOL, f"{probe}: Q({s}, {a}) = {got:.3f}, expected {want:.3f}"
+
+
+def check_actions(agent, probe: str, discrete: bool = False) -> None:
+    """The deterministic action at every visited observation is the probe's best action."""
+    env = probe_env(probe, discrete)
+    obs = observations(probe)
+    got = actions(agent, obs)
+    for s, a in zip(obs, got):
+        best = env.best_action(s)
+        if discrete:
+            assert a == best, f"{probe}: action {a} at obs {s}, expected {best}"
+        else:
+            assert abs(a - best) < ACTION_TOL, f"{probe}: action {a:.3f} at obs {s}, expected {best:.3f}"

@@ -1,0 +1,21 @@
+"""TD3 on the probe environments (tests/algos/probes.py): every probe of a continuous action space,
+through the real loop, its learned Q-values and actions within the stated tolerance of the known answers.
+Its losses by hand: test_online_losses.py; its resume equality: tests/train/test_resume_suite.py.
+"""
+import pytest
+
+from tests.algos import probes as P
+
+CFG = dict(hidden_sizes=(32, 32), batch_size=64, learning_starts=50, buffer_size=5000, actor_lr=3e-3, critic_lr=3e-3, tau=0.05)
+"""Small networks and fast learning rates; τ = 0.05 so that values propagate in a few hundred updates."""
+STEPS = 400
+
+
+@pytest.mark.parametrize("probe", P.VALUE_PROBES)
+def test_probe_values(probe, tmp_path):
+    P.check_values(P.run_online("td3", probe, CFG, STEPS, tmp_path), probe)
+
+
+@pytest.mark.parametrize("probe", P.ACTION_PROBES)
+def test_probe_actions(probe, tmp_path):
+    P.check_actions(P.run_online("td3", probe, CFG, STEPS, tmp_path), probe)
