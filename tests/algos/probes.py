@@ -54,7 +54,7 @@ def dataset_id(probe: str) -> str:
     return f"probe/{probe.lower()}/{'noisy-expert' if probe in ACTION_PROBES else 'random'}-v0"
 
 
-def record_dataset(probe: str, minari_root, steps: int = 2000, seed: int = 0, behavior_noise: float | None = None) -> str:
+def record_dataset(probe: str, minari_root, steps: int = 400, seed: int = 0, behavior_noise: float | None = None) -> str:
     """A Minari dataset recorded on the probe: uniform random actions, or (behavior_noise given)
     the best action plus Gaussian noise of that std, clipped to [-1, 1]."""
     from keelrl.data.collection import collect_episodes

@@ -8,9 +8,6 @@ import pytest
 
 from tests.algos import probes as P
 
-# Offline probes still take 2-8 s each on 2 cores: slow until tuned to the suite's budget.
-pytestmark = pytest.mark.slow
-
 CFG = dict(hidden_sizes=(32, 32), batch_size=64, normalize_obs=False, actor_lr=3e-3, critic_lr=3e-3, alpha_lr=3e-3, tau=0.05, num_critics=2)
 """Small networks, fast learning rates, no state normalization (values and actions in the probes' units)."""
 STEPS = 500

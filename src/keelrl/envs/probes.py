@@ -10,8 +10,8 @@ best action depends on it, `best_action(obs)`.
     keel/ProbeConstant-v0       one step, reward 1                            Q = 1
     keel/ProbeObsReward-v0      one step, obs ±1 at random, reward = obs      Q(s, ·) = s
     keel/ProbeTwoStep-v0        obs 0 then 1, reward 0 then 1                 Q(0) = γ, Q(1) = 1
-    keel/ProbeActionReward-v0   one step; continuous r = -(a - ½)², discrete r = +1 for a = 1, -1 for a = 0
-    keel/ProbeObsAction-v0      one step, obs ±1; continuous r = -(a - s/2)², discrete r = +1 when a = (s > 0), else -1
+    keel/ProbeActionReward-v0   one step; continuous r = 1 - (a - ½)², discrete r = +1 for a = 1, -1 for a = 0
+    keel/ProbeObsAction-v0      one step, obs ±1; continuous r = 1 - (a - s/2)², discrete r = +1 when a = (s > 0), else -1
     keel/ProbeTruncation-v0     reward 1 every step, never terminates, truncated after 5 steps:
                                 Q = 1 / (1 - γ) (bootstrapping through the time limit; a loop that
                                 stored `done` for `terminated` learns 1 / (1 - γ (1 - 1/5)) instead)
@@ -90,22 +90,23 @@ class ProbeTwoStep(_Probe):
 
 
 class ProbeActionReward(_Probe):
-    """One step from obs 0. Continuous: r = -(a - ½)², best a = ½. Discrete: r = +1 for a = 1, -1 for a = 0."""
+    """One step from obs 0. Continuous: r = 1 - (a - ½)², best a = ½. Discrete: r = +1 for a = 1, -1 for a = 0.
+    (The best value is 1, not 0: TD3+BC's λ = α / mean|Q| would blow up at a best value of 0.)"""
 
     def step(self, action):
         a = self._a(action)
-        r = (1.0 if a == 1 else -1.0) if self.discrete else -(a - 0.5) ** 2
+        r = (1.0 if a == 1 else -1.0) if self.discrete else 1.0 - (a - 0.5) ** 2
         return self._obs(), r, True, False, {}
 
     def q_value(self, obs: float, action: float, gamma: float) -> float:
-        return (1.0 if action == 1 else -1.0) if self.discrete else -(action - 0.5) ** 2
+        return (1.0 if action == 1 else -1.0) if self.discrete else 1.0 - (action - 0.5) ** 2
 
     def best_action(self, obs: float) -> float:
         return 1.0 if self.discrete else 0.5
 
 
 class ProbeObsAction(_Probe):
-    """One step from obs ±1. Continuous: r = -(a - s/2)², best a = s/2. Discrete: r = +1 when a = 1
+    """One step from obs ±1. Continuous: r = 1 - (a - s/2)², best a = s/2. Discrete: r = +1 when a = 1
     and s > 0 or a = 0 and s < 0, else -1."""
 
     def _first_obs(self) -> float:
@@ -117,7 +118,7 @@ class ProbeObsAction(_Probe):
     def q_value(self, obs: float, action: float, gamma: float) -> float:
         if self.discrete:
             return 1.0 if (action == 1) == (obs > 0) else -1.0
-        return -(action - obs / 2) ** 2
+        return 1.0 - (action - obs / 2) ** 2
 
     def best_action(self, obs: float) -> float:
         return float(obs > 0) if self.discrete else obs / 2
