@@ -140,3 +140,22 @@ def check_actions(agent, probe: str, discrete: bool = False) -> None:
             assert a == best, f"{probe}: action {a} at obs {s}, expected {best}"
         else:
             assert abs(a - best) < ACTION_TOL, f"{probe}: action {a:.3f} at obs {s}, expected {best:.3f}"
+
+
+# --------------------------------------------------------------------------- which network bootstraps
+
+FROZEN_TAU = 1e-9
+"""τ for a target network that stays, for a probe's few hundred updates, at its random initialization."""
+
+
+def check_bootstrap(agent, target_value: float, discrete: bool = False) -> None:
+    """On ProbeTwoStep with a frozen target network, Q(0, a) must learn γ · (the frozen target's value
+    at obs 1), which `target_value` gives, and not γ · 1 (what bootstrapping from the trained online
+    network would learn). The frozen value must be far enough from 1 for the probe to tell them apart."""
+    plain = GAMMA * 1.0
+    expected = GAMMA * target_value
+    assert abs(expected - plain) > 2 * VALUE_TOL, f"the frozen target's value {target_value:.3f} is too close to 1"
+    for a in ([0.0, 1.0] if discrete else [-0.5, 0.0, 0.5]):
+        got = float(q_values(agent, [0.0], [a])[0])
+        assert abs(got - expected) < VALUE_TOL, \
+            f"Q(0, {a}) = {got:.3f}: expected γ·Q̄(1) = {expected:.3f} from the frozen target (not {plain} from the online critic)"

@@ -3,6 +3,7 @@ through the real loop, its learned Q-values and actions within the stated tolera
 Its losses by hand: test_online_losses.py; its resume equality: tests/train/test_resume_suite.py.
 """
 import pytest
+import torch
 
 from tests.algos import probes as P
 
@@ -21,3 +22,12 @@ def test_probe_values(probe, tmp_path):
 @pytest.mark.parametrize("probe", P.ACTION_PROBES)
 def test_probe_actions(probe, tmp_path):
     P.check_actions(P.run_online("ddpg", probe, CFG, ACTION_STEPS, tmp_path), probe)
+
+
+def test_bootstraps_from_the_target_networks(tmp_path):
+    """Frozen targets (τ ≈ 0): Q(0, a) learns γ · Q̄(1, μ'(1)), not γ · 1."""
+    agent = P.run_online("ddpg", "ProbeTwoStep", {**CFG, "tau": P.FROZEN_TAU}, STEPS, tmp_path)
+    with torch.no_grad():
+        obs = torch.ones(1, 1)
+        target = float(agent.ac.critic_target(obs, agent.ac.actor_target(obs)).min(0).values[0])
+    P.check_bootstrap(agent, target)

@@ -3,6 +3,7 @@ through the real loop, its learned Q-values and greedy actions against the known
 Its losses by hand: test_online_losses.py; its resume equality: tests/train/test_resume_suite.py.
 """
 import pytest
+import torch
 
 from tests.algos import probes as P
 
@@ -22,3 +23,11 @@ def test_probe_actions(probe, tmp_path):
     agent = P.run_online("dqn", probe, CFG, STEPS, tmp_path, discrete=True)
     P.check_actions(agent, probe, discrete=True)
     P.check_values(agent, probe, discrete=True)   # ε-greedy explores both actions: both values are learned
+
+
+def test_bootstraps_from_the_target_network(tmp_path):
+    """A target network never copied: Q(0, a) learns γ · max_a' Q̄(1, a') of the initial target, not γ · 1."""
+    agent = P.run_online("dqn", "ProbeTwoStep", {**CFG, "target_update_period": 10 ** 9}, STEPS, tmp_path, discrete=True)
+    with torch.no_grad():
+        target = float(agent.q_target(torch.ones(1, 1)).max(-1).values[0])
+    P.check_bootstrap(agent, target, discrete=True)
