@@ -217,6 +217,7 @@ def _pop_imports(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    IMPORTS.clear()   # this command's --import options only
     try:
         argv = _pop_imports(list(argv))
     except KeelError as e:
