@@ -147,13 +147,13 @@ def test_n_step_returns_by_hand():
     ret, steps = n_step_returns(r, done, 0.5, 3)
     # t=0: 1 + .5·2 (episode ends at 1); t=1: 2; t=2: 4 + .5·8 (segment ends); t=3: 8
     torch.testing.assert_close(ret[:, 0], torch.tensor([2.0, 2.0, 8.0, 8.0]))
-    assert steps[:2, 0].tolist() == [2.0, 1.0]      # cut by the episode end: right
+    assert steps[:2, 0].tolist() == [2.0, 1.0]      # cut by the episode end
 
 
 def test_n_step_counts_stop_at_the_segment_end():
     r, done = torch.tensor([[1.0], [2.0], [4.0], [8.0]]), torch.zeros(4, 1)
     _, steps = n_step_returns(r, done, 0.5, 3)
-    assert steps[:, 0].tolist() == [3.0, 3.0, 2.0, 1.0]     # got [3, 3, 3, 2]
+    assert steps[:, 0].tolist() == [3.0, 3.0, 2.0, 1.0]     # at most the steps left in the segment
 
 
 def test_n_step_returns_checks_shapes():

@@ -31,3 +31,20 @@ def test_bootstraps_from_the_target_critic(tmp_path):
         a, _, _ = agent.actor(obs).rsample((1,))
         target = float(agent.critic_target(obs, a[0]).min(0).values.mean())
     P.check_bootstrap(agent, target)
+
+
+def test_policy_update_period_updates_the_actor_once_per_g_critic_updates():
+    """REDQ's schedule (policy_update_period = G): the critics change every update, the actor and α
+    only on every G-th, and between them the last actor metrics are reported."""
+    from keelrl.speed.bench import learner_setup
+    setup = learner_setup("sac", batch_size=8, overrides={"hidden_sizes": (8, 8), "policy_update_period": 3}, fill=64)
+    agent, changed, reported = setup.agent, [], []
+    for _ in range(6):
+        actor = [p.detach().clone() for p in agent.actor.parameters()]
+        critic = [p.detach().clone() for p in agent.critic.parameters()]
+        info = setup.update()
+        changed.append((any(not torch.equal(a, b) for a, b in zip(actor, agent.actor.parameters())),
+                        all(not torch.equal(a, b) for a, b in zip(critic, agent.critic.parameters()))))
+        reported.append(float(info["loss_pi"]))
+    assert changed == [(False, True), (False, True), (True, True)] * 2
+    assert reported[0] == reported[1] == 0.0 and reported[2] == reported[3] == reported[4] != reported[5]

@@ -54,8 +54,6 @@ EXPECTED = [
     (1, 2, R(1, 2, 3, 4), 4, 0.0, 3),       # steps 4, 5: copy 1's window is full again
     (1, 3, R(1, 3, 4, 5), 5, 0.0, 3),
 ]
-# the rows whose m the writer gets right today: a full window, or the oldest step of a flushed one
-RIGHT_M = [0, 2, 3, 6, 7]
 
 
 def _stored(buffer):
@@ -82,8 +80,8 @@ def test_every_stored_transition_by_hand():
         assert s["reward"][row].item() == pytest.approx(ret, rel=1e-6), row
         torch.testing.assert_close(s["next_obs"][row], torch.tensor(next_obs(boot, i)), msg=f"row {row}")
         assert s["terminated"][row].item() == term, row
-    for row in RIGHT_M:
-        assert s["discount"][row].item() == pytest.approx(GAMMA ** EXPECTED[row][5]), row
+    for row, expected in enumerate(EXPECTED):   # γ^m, m the steps the return sums (fewer at an episode end)
+        assert s["discount"][row].item() == pytest.approx(GAMMA ** expected[5]), row
     # what is still pending: copy 0's new episode (steps 4, 5), copy 1's steps 4, 5
     assert [[float(r) for _, _, r in w] for w in writer.pending] == [[16.0, 32.0], [13.0, 17.0]]
 

@@ -205,26 +205,23 @@ class CQLAgent:
         self.obs_norm.set(mean, std)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The reference code's order (CORL's ContinuousCQL.train): the temperature, actor and critic
+        losses are all computed on the same parameters, then α, π and the critics are stepped."""
         cfg, n = self.cfg, self.cfg.cql_n_actions
         alpha = self.log_alpha.detach().exp()
-        # Actor and temperature first, on the current critics (the reference code's order).
+        # Actor and temperature losses, on the current critics (no gradient for the critics' weights).
         self.critic.requires_grad_(False)
         a, logp, _ = self.actor(batch.obs).rsample((1,))
         loss_pi, info = self.losses["actor"](self._q(self.critic, batch.obs, a).min(0).values, logp, alpha)
-        self.actor_opt.zero_grad(set_to_none=True)
-        loss_pi.backward()
-        self.actor_opt.step()
         self.critic.requires_grad_(True)
+        loss_alpha = None
         if self.alpha_opt is not None:
             loss_alpha, info_alpha = self.losses["temperature"](self.log_alpha, logp, -float(self.act_dim))
-            self.alpha_opt.zero_grad(set_to_none=True)
-            loss_alpha.backward()
-            self.alpha_opt.step()
             info.update(info_alpha)
         else:
             info.update(loss_alpha=torch.zeros((), device=self.device), alpha=alpha)
 
-        # Critics: Bellman error plus the conservative penalty.
+        # Critic loss: Bellman error plus the conservative penalty, with actions of the policy before its step.
         with torch.no_grad():
             next_a, next_logp, _ = self.actor(batch.next_obs).rsample((1,))
             q_next = self._q(self.critic_target, batch.next_obs, next_a).min(0, keepdim=True).values   # [1, 1, B]
@@ -237,13 +234,12 @@ class CQLAgent:
         q_rand, q_pi, q_next_pi = q_sampled.split(n, dim=1)
         q_data = self.critic(batch.obs, batch.action)                                                   # [N, B]
         gap = self.losses["gap"](q_rand, q_pi, pi_logp, q_next_pi, next_pi_logp, q_data, self.act_dim,
-                      cfg.cql_temperature, cfg.importance_sampling)
+                                 cfg.cql_temperature, cfg.importance_sampling)
         alpha_prime = self.log_alpha_prime.exp().clamp(0.0, 1e6) if cfg.lagrange else None
         loss_q, info_q = self.losses["critic"](q_data, y, gap, cfg.cql_alpha, alpha_prime, cfg.target_action_gap)
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss_q.backward()
-        self.critic_opt.step()
         info.update(info_q)
+
+        # The steps: α' (Lagrange), α, π, then the critics.
         if self.alpha_prime_opt is not None:
             loss_ap, info_ap = self.losses["lagrange"](self.log_alpha_prime, gap, cfg.cql_alpha, cfg.target_action_gap)
             self.alpha_prime_opt.zero_grad(set_to_none=True)
@@ -252,6 +248,16 @@ class CQLAgent:
             info["alpha_prime"] = info_ap["alpha_prime"]
         else:
             info["alpha_prime"] = torch.zeros((), device=self.device)
+        if loss_alpha is not None:
+            self.alpha_opt.zero_grad(set_to_none=True)
+            loss_alpha.backward()
+            self.alpha_opt.step()
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss_pi.backward()
+        self.actor_opt.step()
+        self.critic_opt.zero_grad(set_to_none=True)
+        loss_q.backward()
+        self.critic_opt.step()
 
         soft_update(self.critic_target.parameters(), self.critic.parameters(), cfg.tau)
         self.num_updates += 1

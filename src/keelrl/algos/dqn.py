@@ -9,8 +9,9 @@ a dueling head (Wang et al. 2016) and n-step returns (Sutton 1988; as in Rainbow
     exploration     ε-greedy, ε linear from ε_start to ε_end over the first `exploration_steps` steps
 
 Defaults are the RL Baselines3 Zoo's tuned CartPole-v1 settings (docs/algorithms/dqn.md lists them
-beside the Nature paper's Atari settings): every 256 steps, 128 updates against a target network
-copied at the start of the burst.
+beside the Nature paper's Atari settings): every 256 steps, 128 updates (the first burst, at step
+1024, pays only the 12 owed since learning_starts), and a target copy after every 128th update, which
+falls after the 116th update of each burst from the second on.
 """
 from __future__ import annotations
 

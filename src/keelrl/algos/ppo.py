@@ -9,11 +9,13 @@
 
 Each iteration collects `rollout_steps` steps from each of `num_envs` copies, then runs
 `epochs` passes of minibatch Adam over them. Defaults are the "37 implementation details"
-settings (Huang et al. 2022; CleanRL's ppo_continuous_action): separate 64×64 tanh actor and
-critic with orthogonal init, state-independent log σ, lr 3e-4 annealed to 0, advantages normalized
+settings (Huang et al. 2022; CleanRL's ppo_continuous_action), except the value term's weight (below): separate 64×64 tanh actor and
+critic with orthogonal init, state-independent log σ, lr 3e-4 annealed linearly (iteration k of N uses lr · (1 - k/N)), advantages normalized
 per minibatch, global gradient norm clipped at 0.5, running observation and reward normalization
 clipped at 10 (their statistics are part of the agent and its checkpoints). Value clipping is off
-by default, as in the PPO paper (Andrychowicz et al. 2021 found it does not help).
+by default, as in the PPO paper (Andrychowicz et al. 2021 found it does not help). L^VF is the plain
+squared error of Eq. 9 (as Stable-Baselines3 computes it); CleanRL halves it, so with the same
+c_1 = 0.5 keelrl's value term weighs twice CleanRL's (c_1 = 0.25 reproduces CleanRL's loss).
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class PPOConfig:
     lr: float = 3e-4
     """Adam learning rate (of actor and critic together)."""
     anneal_lr: bool = True
-    """Decay the learning rate linearly to 0 over the run."""
+    """Decay the learning rate linearly over the run: the update of iteration k (of N) uses lr · (1 - k/N)."""
     rollout_steps: int = 2048
     """Steps collected from each environment copy per iteration (the batch is rollout_steps × num_envs)."""
     num_minibatches: int = 32
@@ -66,7 +68,7 @@ class PPOConfig:
     ent_coef: float = 0.0
     """c_2: weight of the entropy bonus."""
     vf_coef: float = 0.5
-    """c_1: weight of the value loss."""
+    """c_1: weight of the value loss. L^VF here is the plain mean squared error (Eq. 9, as SB3's), so 0.5 weighs the value term twice as much as CleanRL's vf_coef 0.5, which multiplies ½ of the squared error."""
     max_grad_norm: float | None = 0.5
     """Clip the global gradient norm (actor and critic together) to this (None: no clipping)."""
     normalize_obs: bool = True

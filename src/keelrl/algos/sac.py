@@ -61,7 +61,9 @@ class SACConfig:
     redq_subset: int = 2
     """M, the size of the random subset of target critics for `backup=redq` (M <= N)."""
     actor_q: Literal["min", "mean"] = "min"
-    """How the critics' values are combined in the actor loss: `min` (SAC), `mean` (REDQ)."""
+    """How the critics' values are combined in the actor loss: `min` (SAC), `mean` (REDQ: the ensemble mean)."""
+    policy_update_period: int = 1
+    """Update the actor and the temperature once every this many critic updates: 1 is SAC; REDQ updates the policy once per G critic updates, G = updates_per_step (with backup=redq, actor_q=mean)."""
     backup_entropy: bool = True
     """Keep the entropy bonus -α log π(a'|s') inside the target (soft Bellman backup). Off gives the plain Bellman backup of a policy that is still trained to be stochastic."""
     num_actor_samples: int = 1
@@ -114,6 +116,7 @@ class SACConfig:
         check(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau}")
         check(self.target_update in ("soft", "hard"), f"target_update must be soft or hard, got {self.target_update!r}")
         check(self.target_update_period >= 1, f"target_update_period must be >= 1, got {self.target_update_period}")
+        check(self.policy_update_period >= 1, f"policy_update_period must be >= 1, got {self.policy_update_period}")
         check(self.log_std_min < self.log_std_max,
               f"log_std_min ({self.log_std_min}) must be below log_std_max ({self.log_std_max})")
 
@@ -243,6 +246,9 @@ class SACAgent:
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr) if cfg.learn_alpha else None
         self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.num_updates = 0
+        zero = torch.zeros((), device=d)
+        self._last_pi = {"loss_pi": zero, "entropy": zero.clone(), "loss_alpha": zero.clone(),
+                         "alpha": self.log_alpha.detach().exp()}   # reported between policy updates
 
     # ---- acting: actions in the env's bounds; the buffer stores them back in [-1, 1]
     @torch.no_grad()
@@ -321,9 +327,10 @@ class SACAgent:
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         alpha = self.log_alpha.detach().exp()
         info = self.critic_step(batch, alpha)
-        info_pi, logp = self.actor_step(batch, alpha)
-        info.update(info_pi)
-        info.update(self.temperature_step(logp, alpha))
+        if (self.num_updates + 1) % self.cfg.policy_update_period == 0:   # every update, unless REDQ's G > 1
+            info_pi, logp = self.actor_step(batch, alpha)
+            self._last_pi = {**info_pi, **self.temperature_step(logp, alpha)}
+        info.update(self._last_pi)
         self.num_updates += 1
         update_target_critic(self.critic_target, self.critic, self.cfg, self.num_updates)
         return info
@@ -336,7 +343,7 @@ class SACAgent:
             "critic_target": self.critic_target.state_dict(), "log_alpha": self.log_alpha.detach().cpu(),
             "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
             "alpha_opt": None if self.alpha_opt is None else self.alpha_opt.state_dict(),
-            "num_updates": self.num_updates,
+            "num_updates": self.num_updates, "last_pi": {k: v.detach().cpu() for k, v in self._last_pi.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -350,6 +357,7 @@ class SACAgent:
         if self.alpha_opt is not None and state["alpha_opt"] is not None:
             self.alpha_opt.load_state_dict(state["alpha_opt"])
         self.num_updates = state["num_updates"]
+        self._last_pi = {k: v.to(self.device) for k, v in state["last_pi"].items()}
 
 
 # --------------------------------------------------------------------------- spec
@@ -360,4 +368,4 @@ def needs(cfg: SACConfig) -> Transitions:
 
 SPEC = AlgoSpec(
     "sac", SACConfig, SACAgent, "Soft Actor-Critic (continuous actions)", "transitions", continuous_actions, needs,
-    branches=lambda cfg: UpdateBranches(periods=(cfg.target_update_period,)))
+    branches=lambda cfg: UpdateBranches(periods=(cfg.target_update_period, cfg.policy_update_period)))

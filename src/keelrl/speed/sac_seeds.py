@@ -22,6 +22,7 @@ import torch
 from keelrl.algos.sac import (SACAgent, SACConfig, actor_loss_reinforce, actor_loss_reparametrized, backup_values,
                               critic_loss, soft_q_target, temperature_loss, update_target_critic)
 from keelrl.envs.action_bounds import ActionBounds
+from keelrl.errors import KeelError
 from keelrl.nn.distributions import TanhNormal
 from keelrl.nn.seed_stack import StackedEnsembleCritic, StackedTanhGaussianActor
 from keelrl.optim import adam
@@ -40,7 +41,15 @@ class SACSeedStack:
     algo = "sac"
     metric_names = SACAgent.metric_names
 
+    @staticmethod
+    def check_config(cfg: SACConfig) -> None:
+        """What the stack does not do yet: REDQ's delayed policy updates."""
+        if cfg.policy_update_period != 1:
+            raise KeelError("--seeds stacks SAC with a policy update every critic update; for "
+                            f"--policy-update-period {cfg.policy_update_period}, train one run per --seed")
+
     def __init__(self, cfg: SACConfig, seeds: Sequence[int], spaces: Spaces, device: torch.device | str = "cpu") -> None:
+        self.check_config(cfg)
         self.cfg, self.seeds, self.spaces = cfg, list(seeds), spaces
         self.device = d = torch.device(device)
         agents, self.generators = [], []

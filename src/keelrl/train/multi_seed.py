@@ -55,6 +55,7 @@ def train(spec: AlgoSpec, run: RunConfig, cfg, callback=None, meta: dict | None 
                         f"for {spec.name}, start one run per --seed (or use keel sweep)")
     if run.cuda_graphs:
         raise KeelError("--cuda-graphs captures a single-seed update; with --seeds, leave it off (--compile works)")
+    STACKED[spec.name].check_config(cfg)
     seeds = parse_seeds(run.seeds)
     base = Path(run.run_dir) if run.run_dir else default_run_dir(spec.name, run.env, f"eeds{run.seeds}")
     resolve_device(run.device)
