@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from keelrl.functional import gae, hard_update, n_step_returns, reverse_linear_scan, soft_update, td_target
+from keelrl.functional import expectile_loss
 
 
 def _episode_flags(t, n, seed):
@@ -110,7 +111,6 @@ def n_step_loop(r, d, gamma, n):
     return ret, steps
 
 
-
 def _n_step_case(n):
     t, copies = 9, 3
     g = torch.Generator().manual_seed(n)
@@ -198,3 +198,19 @@ def test_td_target_by_hand_and_broadcast_over_an_ensemble():
     v = torch.tensor([[10.0, 10.0, 4.0], [0.0, 5.0, -4.0]])     # [E=2, B=3]
     y = td_target(r, d, v, 0.9)
     torch.testing.assert_close(y, torch.tensor([[10.0, 2.0, 2.6], [1.0, 2.0, -4.6]]))
+
+
+# --------------------------------------------------------------------------- pure functions by hand
+
+T = torch.tensor
+
+
+@pytest.mark.parametrize("tau, expected", [
+    # u = (-2, 1, 0, 3): weight 1 - τ where u < 0, τ elsewhere (u = 0 included), times u²
+    (0.7, [0.3 * 4, 0.7 * 1, 0.0, 0.7 * 9]),
+    (0.2, [0.8 * 4, 0.2 * 1, 0.0, 0.2 * 9]),
+    (0.5, [0.5 * 4, 0.5 * 1, 0.0, 0.5 * 9]),
+])
+def test_expectile_loss_by_hand(tau, expected):
+    torch.testing.assert_close(expectile_loss(T([-2.0, 1.0, 0.0, 3.0]), tau), T(expected))
+

@@ -1,6 +1,6 @@
 """DDPG on the probe environments (tests/algos/probes.py): every probe of a continuous action space,
 through the real loop, its learned Q-values and actions within the stated tolerance of the known answers.
-Its losses by hand: test_online_losses.py; its resume equality: tests/train/test_resume_suite.py.
+Its losses are TD3's (tests/algos/test_td3.py); below, its resume equality.
 """
 import pytest
 import torch
@@ -31,3 +31,11 @@ def test_bootstraps_from_the_target_networks(tmp_path):
         obs = torch.ones(1, 1)
         target = float(agent.ac.critic_target(obs, agent.ac.actor_target(obs)).min(0).values[0])
     P.check_bootstrap(agent, target)
+
+
+# --------------------------------------------------------------------------- resume equality
+
+def test_resumed_run_equals_uninterrupted(tmp_path):
+    from keelrl.algos import DDPGConfig
+    from tests.algos.resume import assert_online_resume_equal
+    assert_online_resume_equal("ddpg", DDPGConfig(hidden_sizes=(16, 16), batch_size=32, learning_starts=100, buffer_size=5000), tmp_path, "InvertedPendulum-v5", 2, 400, 230)

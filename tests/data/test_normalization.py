@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 from keelrl.data.normalization import ObservationNormalizer, RewardScaler, RunningMeanStd
+import torch
+from keelrl.data.normalization import FixedNormalizer
 
 PRIOR = 1e-4   # RunningMeanStd starts from mean 0, var 1 with this pseudo-count
 
@@ -109,3 +111,24 @@ def test_reward_scaler_state_dict_round_trip():
     r, end = np.array([0.5, -3.0]), np.array([True, False])
     np.testing.assert_array_equal(a(r, end), b(r, end))
     np.testing.assert_array_equal(a.returns, b.returns)
+
+
+# --------------------------------------------------------------------------- pure functions by hand
+
+T = torch.tensor
+
+
+def test_fixed_normalizer():
+    norm = FixedNormalizer(2, "cpu")
+    torch.testing.assert_close(norm(np.array([[3.0, 6.0]])), T([[3.0, 6.0]]))       # the identity before set
+    mean, std = T([1.0, 2.0]), T([2.0, 4.0])
+    norm.set(mean, std)
+    mean.add_(100.0)                                                                  # set copies
+    torch.testing.assert_close(norm(np.array([[3.0, 6.0], [1.0, 2.0]], np.float64)), T([[1.0, 1.0], [0.0, 0.0]]))
+    out = norm(T([[5.0, 10.0]]))
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, T([[2.0, 2.0]]))
+    other = FixedNormalizer(2, "cpu")
+    other.load_state_dict(norm.state_dict())
+    torch.testing.assert_close(other(T([[5.0, 10.0]])), T([[2.0, 2.0]]))
+

@@ -3,6 +3,8 @@ import torch
 from torch import nn
 
 from keelrl.nn.ensemble import EnsembleCritic
+import math
+from keelrl.nn.ensemble import EnsembleMLP, edac_init_, orthogonal_init_
 
 
 def _loop_critics(ens: EnsembleCritic) -> list[nn.Sequential]:
@@ -63,3 +65,41 @@ def test_member_equals_its_slice_of_the_ensemble_and_trains_only_itself():
     for layer in critic.net.layers:
         assert layer.weight.grad[1].abs().sum() > 0
         assert layer.weight.grad[0].abs().sum() == 0 and layer.weight.grad[2].abs().sum() == 0
+
+
+# --------------------------------------------------------------------------- pure functions by hand
+
+T = torch.tensor
+
+
+def test_orthogonal_init_each_member_orthogonal_with_its_gain():
+    torch.manual_seed(0)
+    net = EnsembleMLP(3, 5, (8, 4), 1)     # layers 5->8 (tall), 8->4 (wide), 4->1 (output)
+    orthogonal_init_(net, hidden_gain=math.sqrt(2), last_gain=1e-2)
+    gains = [math.sqrt(2), math.sqrt(2), 1e-2]
+    for layer, g in zip(net.layers, gains):
+        assert torch.equal(layer.bias, torch.zeros_like(layer.bias))
+        for i in range(3):
+            w = layer.weight[i].detach().T.double()                 # nn.Linear's [out, in] view
+            out_dim, in_dim = w.shape
+            if out_dim >= in_dim:
+                gram, k = w.T @ w, in_dim                            # orthonormal columns
+            else:
+                gram, k = w @ w.T, out_dim                           # orthonormal rows
+            torch.testing.assert_close(gram, g * g * torch.eye(k, dtype=torch.float64), atol=1e-6, rtol=1e-5)
+        assert not torch.equal(layer.weight[0], layer.weight[1])     # members drawn independently
+
+
+def test_edac_init_biases_and_last_layer():
+    torch.manual_seed(0)
+    net = EnsembleMLP(4, 5, (8, 8), 1)
+    hidden_w = [layer.weight.detach().clone() for layer in net.layers[:-1]]
+    edac_init_(net)
+    for layer, w in zip(net.layers[:-1], hidden_w):
+        assert torch.equal(layer.bias, torch.full_like(layer.bias, 0.1))
+        assert torch.equal(layer.weight, w)                          # hidden weights keep the default
+    last = net.layers[-1]
+    for p in (last.weight, last.bias):
+        assert p.abs().max() <= 3e-3 and p.abs().max() > 0
+        assert p.unique().numel() == p.numel()                       # drawn, not filled
+

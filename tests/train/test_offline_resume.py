@@ -1,6 +1,5 @@
-"""Resume equality for every offline algorithm: stopped at an update, resumed, the run's CSVs and
-every tensor and statistic of the agent equal those of the uninterrupted run; a run refuses to
-resume on a dataset that changed."""
+"""Offline resume through the CLI, and a run that refuses to resume on a dataset that changed (each
+algorithm's own resume equality is in its tests/algos/test_<algo>.py)."""
 import pytest
 
 from keelrl.algos import AWACConfig, BCConfig, CQLConfig, EDACConfig, IQLConfig, SACNConfig, TD3BCConfig
@@ -10,7 +9,7 @@ from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import OfflineRunConfig
 from keelrl.train.dispatch import resume, train
 from tests.train.test_resume import _numbers
-from tests.train.test_resume_suite import _assert_same_state
+from tests.algos.resume import assert_same_state as _assert_same_state
 
 TINY = dict(hidden_sizes=(8, 8), batch_size=16)
 
@@ -28,25 +27,6 @@ CASES = {
 def _run(tmp_path, dataset_id, name, total=40):
     return OfflineRunConfig(dataset=dataset_id, total_steps=total, eval_every=10, eval_episodes=1, log_every=5,
                             checkpoint_every=15, run_dir=str(tmp_path / name), progress=False, device="cpu", seed=4)
-
-
-@pytest.mark.parametrize("algo", list(CASES))
-def test_resumed_offline_run_equals_uninterrupted(tiny_dataset, tmp_path, algo):
-    dataset_id, _ = tiny_dataset(steps=200)
-    whole = train(algo, _run(tmp_path, dataset_id, "whole"), CASES[algo])
-    part = train(algo, _run(tmp_path, dataset_id, "part"), CASES[algo], callback=lambda step: step >= 20)
-    ckpt = read_checkpoint(part)
-    assert ckpt["loop"]["step"] == 20 and ckpt["offline"] is True
-    resume(part)
-    for name in ("eval.csv", "metrics.csv"):
-        rows = _numbers(whole / name)
-        assert rows and rows == _numbers(part / name), name
-    assert [r["step"] for r in _numbers(part / "eval.csv")] == ["10", "20", "30", "40"]
-    a, b = read_checkpoint(whole), read_checkpoint(part)
-    assert a["loop"]["step"] == b["loop"]["step"] == 40
-    _assert_same_state(a["agent"], b["agent"])
-    _assert_same_state(a["sampler"], b["sampler"], "sampler")
-    _assert_same_state(a["rng"], b["rng"], "rng")
 
 
 def test_resume_through_the_cli(tiny_dataset, tmp_path):

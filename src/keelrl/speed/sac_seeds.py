@@ -8,7 +8,7 @@ torch.vmap; the total loss is their sum, whose gradient for seed s's slice is se
 
 Seed s starts from exactly the networks and random stream a single-seed run with `--seed s` has, and
 draws its noise in the same order, so a stack of one seed reproduces the single-seed run bit for bit
-(tests/speed/test_sac_seeds.py). `seed_state_dict(s)` writes seed s as an ordinary SACAgent state,
+(tests/train/test_multi_seed.py). `seed_state_dict(s)` writes seed s as an ordinary SACAgent state,
 so each seed's checkpoint is a single-seed one: `keel eval` and `keel train --resume` work on it.
 """
 from __future__ import annotations
