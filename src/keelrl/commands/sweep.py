@@ -1,6 +1,6 @@
 """`keel sweep SPEC.yaml`: algorithms x environments (or datasets) x seeds x hyperparameter grids,
 every trial an ordinary run folder under the sweep's `out`, trained in a process of its own on a
-local pool of workers or, through train/sweep_ray.py, on Ray Tune. The format is in docs/sweep.md.
+local pool of workers or, through commands/sweep_ray.py, on Ray Tune. The format is in docs/sweep.md.
 
 The sweep folder holds the trial folders, trials.json (the expanded list, written before anything
 runs), logs/<trial>.log (each trial's output, appended run after run) and status.json (every

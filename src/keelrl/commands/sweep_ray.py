@@ -1,5 +1,5 @@
 """`keel sweep --ray` / `--ray-address ADDR`: the sweep's trials as a Ray Tune grid over their names.
-Each Tune trial runs train/sweep.py's `run_trial` (a fresh interpreter training the one trial), so
+Each Tune trial runs commands/sweep.py's `run_trial` (a fresh interpreter training the one trial), so
 a trial folder, its log and its outcome are the same whichever runs it. Ray is optional
 (`pip install 'keelrl[ray]'`) and imported only here.
 
