@@ -26,7 +26,7 @@ from keelrl.data.replay import ReplayBuffer
 from keelrl.envs.make import env_label, make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.errors import KeelError
 from keelrl.speed.sac_seeds import STACKED
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, atomic_write_text, read_checkpoint
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, read_checkpoint
 from keelrl.train.config import RunConfig, parse_seeds
 from keelrl.train.logging import EpisodeTracker
 from keelrl.train.skeleton import CONFIG_NAME, Member, RunSkeleton, default_run_dir, prepare_run_dir, resolve_device
@@ -138,13 +138,13 @@ class MultiSeedLoop:
             compile_networks(self.agent)
         self.buffers = [ReplayBuffer.for_spaces(self.needs.buffer_size, spaces, self.device, seed=s) for s in self.seeds]
         self.np_rngs = [np.random.default_rng(s) for s in self.seeds]
-        members = [Member(r, d, SeedView(self.agent, i),
-                          make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None)
-                   for i, (r, d) in enumerate(zip(runs, self.dirs))]
-        self.skeleton = RunSkeleton(self, members, f"{spec.name} {run.env} ×{len(self.seeds)} seeds",
-                                    list(self.agent.metric_names), self.device, resume_target=base,
-                                    stacked=True)
         self.episodes = [EpisodeTracker(run.num_envs) for _ in runs]
+        members = [Member(r, d, SeedView(self.agent, i),
+                          make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None,
+                          self.episodes[i])
+                   for i, (r, d) in enumerate(zip(runs, self.dirs))]
+        self.skeleton = RunSkeleton(self, spec.name, cfg, members, f"{spec.name} {run.env} ×{len(self.seeds)} seeds",
+                                    list(self.agent.metric_names), self.device, resume_target=base, stacked=True)
         self.step, self.update_debt = 0, 0.0
         self.metrics: dict[str, torch.Tensor] = {}
         if ckpts is None:
@@ -154,13 +154,6 @@ class MultiSeedLoop:
                 env.action_space.seed(s)
         else:
             self._restore(ckpts)
-
-    @property
-    def num_updates(self) -> int:
-        return self.agent.num_updates
-
-    def last_train_returns(self) -> list[float | None]:
-        return [e.last_return for e in self.episodes]
 
     # ---- checkpoints: one ordinary single-seed checkpoint per seed folder
     def _rng_state(self, i: int) -> dict:
@@ -172,16 +165,12 @@ class MultiSeedLoop:
                 "numpy_global": np.random.get_state(), "python": random.getstate(),
                 "np_rng": self.np_rngs[i].bit_generator.state, "cuda": cuda}
 
-    def checkpoint(self) -> None:
-        for i, (run, d) in enumerate(zip(self.runs, self.dirs)):
-            atomic_torch_save({
-                "keelrl": "run", "algo": self.spec.name, "agent": self.agent.seed_state_dict(i),
-                "buffer": self.buffers[i].state_dict(), "rng": self._rng_state(i), "envs": vector_snapshot(self.envs[i]),
-                "nstep": None, "run_config": asdict(run), "algo_config": asdict(self.cfg),
+    def checkpoint_state(self, i: int) -> dict:
+        """Seed i's checkpoint: an ordinary single-seed one."""
+        return {"agent": self.agent.seed_state_dict(i), "buffer": self.buffers[i].state_dict(), "rng": self._rng_state(i),
+                "envs": vector_snapshot(self.envs[i]), "nstep": None,
                 "loop": {"step": self.step, "obs": self.obs[i], "update_debt": self.update_debt,
-                         **self.episodes[i].state_dict(), **self.skeleton.state_dict(i),
-                         "metrics": {k: v[i].detach().cpu() for k, v in self.metrics.items()}},
-            }, d / CHECKPOINT_NAME)
+                         **self.episodes[i].state_dict(), "metrics": {k: v[i].detach().cpu() for k, v in self.metrics.items()}}}
 
     def _restore(self, ckpts: list[dict]) -> None:
         for i, c in enumerate(ckpts):

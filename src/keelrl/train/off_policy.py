@@ -7,8 +7,6 @@ buffer, RNG states, environment states, step counters.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
 from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.speed.learner import learner_update
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
+from keelrl.train.checkpoint import rng_state, set_rng_state
 from keelrl.train.config import RunConfig
 from keelrl.train.logging import EpisodeTracker
 from keelrl.train.skeleton import Member, RunSkeleton, setup_process
@@ -40,11 +38,11 @@ class OffPolicyLoop:
                                               with_discount=n_step > 1)
         self.writer = NStepWriter(self.buffer, n_step, self.needs.gamma, run.num_envs) if n_step > 1 else None
         eval_env = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None
-        self.skeleton = RunSkeleton(self, [Member(run, run_dir, self.agent, eval_env)], f"{spec.name} {run.env}",
-                                    list(getattr(self.agent, "metric_names", ())), self.device)
+        self.episodes = EpisodeTracker(run.num_envs)
+        self.skeleton = RunSkeleton(self, spec.name, cfg, [Member(run, run_dir, self.agent, eval_env, self.episodes)],
+                                    f"{spec.name} {run.env}", list(self.agent.metric_names), self.device)
         self.step, self.update_debt = 0, 0.0
         self.metrics: dict[str, torch.Tensor] = {}
-        self.episodes = EpisodeTracker(run.num_envs)
         if ckpt is None:
             self.obs, _ = self.envs.reset(seed=run.seed)
             self.envs.action_space.seed(run.seed)
@@ -52,24 +50,12 @@ class OffPolicyLoop:
             self._restore(ckpt)
         self.update = learner_update(self.agent, spec, cfg, self.device, run.compile, run.cuda_graphs)
 
-    @property
-    def num_updates(self) -> int:
-        return self.agent.num_updates
-
-    def last_train_returns(self) -> list[float | None]:
-        return [self.episodes.last_return]
-
     # ---- checkpoints
-    def checkpoint(self) -> None:
-        atomic_torch_save({
-            "keelrl": "run", "algo": self.spec.name, "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
-            "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
-            "nstep": None if self.writer is None else self.writer.state_dict(),
-            "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
-            "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt,
-                     **self.episodes.state_dict(), **self.skeleton.state_dict(),
-                     "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()}},
-        }, self.run_dir / CHECKPOINT_NAME)
+    def checkpoint_state(self, i: int = 0) -> dict:
+        return {"agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(), "rng": rng_state(self.np_rng),
+                "envs": vector_snapshot(self.envs), "nstep": None if self.writer is None else self.writer.state_dict(),
+                "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt, **self.episodes.state_dict(),
+                         "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()}}}
 
     def _restore(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])

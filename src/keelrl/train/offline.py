@@ -9,7 +9,6 @@ dataset, which is re-read on resume and must be the same (size, episodes and che
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -19,7 +18,7 @@ from keelrl.algos.spec import AlgoSpec, DatasetNeeds
 from keelrl.data.offline import OfflineDataset, load_minari
 from keelrl.errors import KeelError
 from keelrl.speed.learner import learner_update
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
+from keelrl.train.checkpoint import rng_state, set_rng_state
 from keelrl.train.config import OfflineRunConfig
 from keelrl.train.skeleton import Member, RunSkeleton, setup_process
 from keelrl.types import Spaces
@@ -56,31 +55,19 @@ class OfflineLoop:
         if stats is not None:
             self.agent.set_obs_normalization(*stats)
         eval_env = self.data.make_eval_env() if run.eval_episodes > 0 else None
-        self.skeleton = RunSkeleton(self, [Member(run, run_dir, self.agent, eval_env)], f"{spec.name} {run.dataset}",
-                                    list(self.agent.metric_names), self.device, unit="update",
-                                    normalize=self.data.normalized_score)
+        self.skeleton = RunSkeleton(self, spec.name, cfg, [Member(run, run_dir, self.agent, eval_env)],
+                                    f"{spec.name} {run.dataset}", list(self.agent.metric_names), self.device,
+                                    unit="update", normalize=self.data.normalized_score)
         self.step = 0
         self.metrics: dict[str, torch.Tensor] = {}
         if ckpt is not None:
             self._restore(ckpt)
         self.update = learner_update(self.agent, spec, cfg, self.device, run.compile, run.cuda_graphs)
 
-    @property
-    def num_updates(self) -> int:
-        return self.step
-
-    def last_train_returns(self) -> list[float | None]:
-        return [None]
-
-    def checkpoint(self) -> None:
-        atomic_torch_save({
-            "keelrl": "run", "algo": self.spec.name, "offline": True, "agent": self.agent.state_dict(),
-            "sampler": self.data.generator.get_state(), "dataset": self.data.fingerprint(),
-            "rng": rng_state(self.np_rng),
-            "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
-            "loop": {"step": self.step, **self.skeleton.state_dict(),
-                     "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()}},
-        }, self.run_dir / CHECKPOINT_NAME)
+    def checkpoint_state(self, i: int = 0) -> dict:
+        return {"offline": True, "agent": self.agent.state_dict(), "sampler": self.data.generator.get_state(),
+                "dataset": self.data.fingerprint(), "rng": rng_state(self.np_rng),
+                "loop": {"step": self.step, "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()}}}
 
     def _restore(self, ckpt: dict) -> None:
         if ckpt["dataset"] != self.data.fingerprint():

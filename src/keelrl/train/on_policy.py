@@ -8,7 +8,6 @@ a resumed run continues exactly as the uninterrupted one would.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ from keelrl.algos.spec import AlgoSpec, Rollouts
 from keelrl.data.rollout import RolloutBuffer
 from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
 from keelrl.speed.learner import learner_update
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, rng_state, set_rng_state
+from keelrl.train.checkpoint import rng_state, set_rng_state
 from keelrl.train.config import RunConfig
 from keelrl.train.logging import EpisodeTracker
 from keelrl.train.skeleton import Member, RunSkeleton, setup_process
@@ -37,11 +36,11 @@ class RolloutLoop:
         self.agent = build_agent(spec, cfg, spaces, self.device)
         self.rollout = RolloutBuffer.for_spaces(self.needs.steps, run.num_envs, spaces, self.device)
         eval_env = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None
-        self.skeleton = RunSkeleton(self, [Member(run, run_dir, self.agent, eval_env)], f"{spec.name} {run.env}",
-                                    list(self.agent.metric_names), self.device)
+        self.episodes = EpisodeTracker(run.num_envs)
+        self.skeleton = RunSkeleton(self, spec.name, cfg, [Member(run, run_dir, self.agent, eval_env, self.episodes)],
+                                    f"{spec.name} {run.env}", list(self.agent.metric_names), self.device)
         self.step = 0
         self.metrics: dict[str, torch.Tensor] = {}
-        self.episodes = EpisodeTracker(run.num_envs)
         if ckpt is None:
             raw, _ = self.envs.reset(seed=run.seed)
             self.obs = self.agent.normalize_obs(raw, update=True)
@@ -49,21 +48,9 @@ class RolloutLoop:
             self._restore(ckpt)
         self.update = learner_update(self.agent, spec, cfg, self.device, run.compile, run.cuda_graphs)
 
-    @property
-    def num_updates(self) -> int:
-        return self.agent.num_updates
-
-    def last_train_returns(self) -> list[float | None]:
-        return [self.episodes.last_return]
-
-    def checkpoint(self) -> None:
-        atomic_torch_save({
-            "keelrl": "run", "algo": self.spec.name, "agent": self.agent.state_dict(),
-            "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
-            "run_config": asdict(self.run_cfg), "algo_config": asdict(self.cfg),
-            "loop": {"step": self.step, "obs": self.obs.cpu(), **self.episodes.state_dict(),
-                     **self.skeleton.state_dict()},
-        }, self.run_dir / CHECKPOINT_NAME)
+    def checkpoint_state(self, i: int = 0) -> dict:
+        return {"agent": self.agent.state_dict(), "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
+                "loop": {"step": self.step, "obs": self.obs.cpu(), **self.episodes.state_dict()}}
 
     def _restore(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])

@@ -6,6 +6,7 @@ A loop hands the skeleton itself and its "members" (the run folders it writes: o
 seed of a stack). The loop owns its step counter and what one iteration does; the skeleton asks it:
 
     loop.step            progress so far, in the loop's unit (environment steps, or updates offline)
+    loop.agent           the agent (its num_updates is logged; callbacks see it)
     loop.iterate()       one iteration (act/step/store/update, a rollout and its update, one update);
                          it calls skeleton.evaluate_if_due(prev) where an evaluation belongs, and
                          skeleton.check_update(metrics) after each update
@@ -22,7 +23,7 @@ import shutil
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -32,9 +33,9 @@ import torch
 
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
-from keelrl.train.checkpoint import CHECKPOINT_NAME, keep_copy
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, keep_copy
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
-from keelrl.train.logging import ProgressBar, RunLogger
+from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
 
 CONFIG_NAME = "config.json"
 
@@ -135,23 +136,24 @@ def finish_run(run_dir: Path, progress: bool, step: int, last_eval: float | None
 
 @dataclass
 class Member:
-    """One run folder a loop writes: its run settings, folder, the policy evaluated for it and the
-    environment it is evaluated in (None when the run does not evaluate)."""
+    """One run folder a loop writes: its run settings, folder, the policy evaluated for it, the
+    environment it is evaluated in (None when the run does not evaluate) and its training episodes."""
 
     run: Any
     run_dir: Path
     policy: Any
     eval_env: Any = None
+    episodes: EpisodeTracker | None = None
 
 
 class RunSkeleton:
     """Drives a loop (see the module docstring) from its current step to `total_steps`."""
 
-    def __init__(self, loop, members: list[Member], description: str, metric_names: list[str], device: torch.device,
-                 unit: str = "step", normalize: Callable[[float], float | None] | None = None,
+    def __init__(self, loop, algo: str, cfg, members: list[Member], description: str, metric_names: list[str],
+                 device: torch.device, unit: str = "step", normalize: Callable[[float], float | None] | None = None,
                  resume_target: Path | None = None, stacked: bool = False) -> None:
         """`stacked`: the loop's metrics are [S], one value per member (stacked seeds)."""
-        self.loop, self.members, self.stacked = loop, members, stacked
+        self.loop, self.algo, self.cfg, self.members, self.stacked = loop, algo, cfg, members, stacked
         self.settings = members[0].run
         self.description, self.metric_names, self.unit = description, metric_names, unit
         self.normalize = normalize
@@ -212,23 +214,27 @@ class RunSkeleton:
             where = (f"the last good checkpoint is {m.run_dir / CHECKPOINT_NAME} ({self.unit} {self.last_checkpoint_step})"
                      if self.last_checkpoint_step is not None else "no checkpoint had been written yet")
             raise TrainingDiverged(f"{', '.join(bad)} became non-finite at {self.unit} {self.loop.step} "
-                                   f"(update {self.loop.num_updates}); training stopped and {where}. "
+                                   f"(update {self.loop.agent.num_updates}); training stopped and {where}. "
                                    f"Try a lower learning rate.")
 
     # ---- the run
     def checkpoint(self) -> None:
+        """Write every member's checkpoint: the loop's part, its counters and the skeleton's, the run's settings."""
         self.check_finite(self.loop.metrics)   # never checkpoint a diverged agent
-        self.loop.checkpoint()
-        self.last_checkpoint_step = self.loop.step
-        for m in self.members:
+        for i, m in enumerate(self.members):
+            state = self.loop.checkpoint_state(i)
+            atomic_torch_save({"keelrl": "run", "algo": self.algo, **state,
+                               "loop": {**state["loop"], **self.state_dict(i)},
+                               "run_config": asdict(m.run), "algo_config": asdict(self.cfg)}, m.run_dir / CHECKPOINT_NAME)
             if getattr(m.run, "keep_checkpoints", False):
                 keep_copy(m.run_dir / CHECKPOINT_NAME, self.loop.step)
+        self.last_checkpoint_step = self.loop.step
         if self.callbacks:
             self.callbacks.on_checkpoint(self._view())
 
     def _view(self) -> RunView:
         evals = [e for e in self.last_eval if e is not None]
-        return RunView(self.loop.agent, self.loop.step, self.loop.num_updates, dict(self.metric_values),
+        return RunView(self.loop.agent, self.loop.step, self.loop.agent.num_updates, dict(self.metric_values),
                        float(np.mean(evals)) if evals else None, self.last_eval_step,
                        [m.run_dir for m in self.members])
 
@@ -237,7 +243,7 @@ class RunSkeleton:
         stacked = self.stacked
         for i, log in enumerate(self.logs):
             row = {k: v[i] if stacked else v for k, v in values.items()}
-            log.log_metrics(self.loop.step, {"updates": self.loop.num_updates, "sps": round(rate, 1), **row})
+            log.log_metrics(self.loop.step, {"updates": self.loop.agent.num_updates, "sps": round(rate, 1), **row})
         self.metric_values = {k: float(np.mean(v)) for k, v in values.items()}
         if self.callbacks:
             self.callbacks.on_log(self._view())
@@ -305,7 +311,7 @@ class RunSkeleton:
                   f"run folders: {self.resume_target}/s{{{seeds}}}")
 
     def _mean_train_return(self) -> float | None:
-        return self._mean(self.loop.last_train_returns())
+        return self._mean([m.episodes.last_return if m.episodes is not None else None for m in self.members])
 
     @staticmethod
     def _mean(values: list[float | None]) -> float | None:
