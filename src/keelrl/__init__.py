@@ -1,5 +1,5 @@
 """keelrl: readable, tested, fast PyTorch reinforcement learning."""
-__version__ = "0.1.0"
+from keelrl.version import __version__  # noqa: E402
 
 import keelrl.envs.probes  # noqa: E402,F401  (registers the probe environments keel/Probe*-v0)
 from keelrl.algos import AlgoSpec, register_algo  # noqa: E402

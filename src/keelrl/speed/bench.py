@@ -28,11 +28,13 @@ from typing import Any, Callable
 
 import torch
 
-from keelrl import __version__
+from keelrl.version import __version__
 from keelrl.algos import ALGOS, build_agent, get_algo
 from keelrl.algos.spec import DatasetNeeds, Rollouts
 from keelrl.data.synthetic import box_spaces, discrete_spaces, filled_replay_buffer, random_rollout, synthetic_dataset
+from keelrl.device import resolve_device
 from keelrl.errors import KeelError
+from keelrl.files import atomic_write_text
 from keelrl.speed.learner import learner_update
 from keelrl.speed.sac_seeds import STACKED
 from keelrl.types import Spaces
@@ -161,7 +163,6 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
     {"machine", "device", "threads", "torch", "keelrl", "compile", "cuda_graphs", "results": [...]}.
     With seeds > 1, algorithms that train stacked seeds (`keel train --seeds`) also get a row for
     `seeds` stacked agents: updates/s of the stack, and seed-updates/s (updates/s × seeds)."""
-    from keelrl.train.skeleton import resolve_device
     algos = list(algos) if algos else list(ALGOS)
     for name in algos:
         get_algo(name)  # an unknown name fails before anything is timed
@@ -215,7 +216,6 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
     if print_table:
         print_report(report)
     if out:
-        from keelrl.train.checkpoint import atomic_write_text
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(json.dumps(report, indent=2) + "\n", Path(out))
     return report

@@ -5,7 +5,6 @@ import io
 import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -13,29 +12,10 @@ import numpy as np
 import torch
 
 from keelrl.errors import KeelError
+from keelrl.files import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1
-
-
-def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(text: str, path: str | os.PathLike) -> None:
-    atomic_write_bytes(text.encode(), path)
 
 
 def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:

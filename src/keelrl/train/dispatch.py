@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from keelrl import __version__
+from keelrl.version import __version__
 from keelrl.algos import check_spaces, get_algo
 from keelrl.algos.spec import AlgoSpec
 from keelrl.envs.make import env_label, import_module, make_env

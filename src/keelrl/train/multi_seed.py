@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from keelrl import __version__
+from keelrl.version import __version__
 from keelrl.algos import check_spaces, rebuild_agent
 from keelrl.algos.spec import AlgoSpec, Transitions
 from keelrl.data.replay import ReplayBuffer

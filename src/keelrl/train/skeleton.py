@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from keelrl.device import resolve_device  # noqa: F401  (re-exported for the loops)
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, keep_copy
@@ -42,15 +43,6 @@ CONFIG_NAME = "config.json"
 
 class TrainingDiverged(KeelError):
     """A loss became NaN or infinite."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise KeelError(f"device {name!r} asked for, but this torch build sees no CUDA device; use --device cpu")
-    return dev
 
 
 def default_run_dir(algo: str, source: str, seed: int | str) -> Path:
