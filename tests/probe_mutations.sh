@@ -28,6 +28,12 @@ run "SAC's target computed with the online critic" src/keelrl/algos/sac.py \
 run "DQN's target computed with the online network" src/keelrl/algos/dqn.py \
   "y = q_target(batch.reward, batch.terminated, discount, self.q_target(batch.next_obs), q_next_online)" \
   "y = q_target(batch.reward, batch.terminated, discount, self.q(batch.next_obs), q_next_online)" tests/algos/test_dqn.py
+run "CQL's target computed with the online critics" src/keelrl/algos/cql.py \
+  "q_next = self._q(self.critic_target, batch.next_obs, next_a)" \
+  "q_next = self._q(self.critic, batch.next_obs, next_a)" tests/algos/test_cql.py
+run "TD3+BC's target computed with the online networks" src/keelrl/algos/td3.py \
+  "q_next = critic_target(batch.next_obs, next_action).min(0).values" \
+  "q_next = critic(batch.next_obs, next_action).min(0).values" tests/algos/test_td3_bc.py tests/algos/test_td3.py
 run "PPO's log-probabilities swapped in the ratio" src/keelrl/algos/ppo.py \
   "    log_ratio = log_prob - old_log_prob" "    log_ratio = old_log_prob - log_prob" tests/algos/test_ppo.py
 run "SAC's actor loss with log π and Q swapped in sign (entropy term)" src/keelrl/algos/sac.py \

@@ -142,6 +142,30 @@ def check_actions(agent, probe: str, discrete: bool = False) -> None:
             assert abs(a - best) < ACTION_TOL, f"{probe}: action {a:.3f} at obs {s}, expected {best:.3f}"
 
 
+@torch.no_grad()
+def entropy_bonus(agent, obs: float, samples: int = 4000) -> float:
+    """α · E_{a~π(·|s)}[-log π(a|s)] of an agent with a soft backup (SAC-N, EDAC), by sampling."""
+    core = getattr(agent, "core", agent)
+    a, logp, _ = core.actor(torch.full((samples, 1), obs)).rsample((1,))
+    return float(core.log_alpha.exp()) * float(-logp.mean())
+
+
+def check_soft_values(agent, probe: str) -> None:
+    """The bootstrapped probes' answers under a soft backup (-α log π(a'|s') in the target):
+    TwoStep Q(0) = γ (1 + B(1)), Q(1) = 1; Truncation Q = (1 + γ B(0)) / (1 - γ), with B(s) the
+    agent's own entropy bonus α · E[-log π(·|s)]."""
+    if probe == "ProbeTwoStep":
+        answers = {0.0: GAMMA * (1.0 + entropy_bonus(agent, 1.0)), 1.0: 1.0}
+    elif probe == "ProbeTruncation":
+        answers = {0.0: (1.0 + GAMMA * entropy_bonus(agent, 0.0)) / (1.0 - GAMMA)}
+    else:
+        raise ValueError(f"{probe} does not bootstrap: use check_values")
+    for s, want in answers.items():
+        for a in (-0.5, 0.0, 0.5):
+            got = float(q_values(agent, [s], [a])[0])
+            assert abs(got - want) < VALUE_TOL, f"{probe}: Q({s}, {a}) = {got:.3f}, expected the soft value {want:.3f}"
+
+
 # --------------------------------------------------------------------------- which network bootstraps
 
 FROZEN_TAU = 1e-9

@@ -27,6 +27,15 @@ def test_probe_actions(probe, probe_datasets, tmp_path):
     P.check_actions(P.run_offline("cql", probe_datasets[probe], CFG, STEPS, tmp_path), probe)
 
 
+def test_bootstraps_from_the_target_critics(probe_datasets, tmp_path):
+    """A frozen target (τ ≈ 0): Q(0, a) learns γ · E_{a'~π(·|1)}[min_i Q̄_i(1, a')], not γ · 1."""
+    agent = P.run_offline("cql", probe_datasets["ProbeTwoStep"], {**CFG, "tau": P.FROZEN_TAU}, STEPS, tmp_path)
+    with torch.no_grad():
+        obs = torch.ones(256, 1)
+        target = float(agent.critic_target(obs, agent.actor(obs).rsample((1,))[0][0]).min(0).values.mean())
+    P.check_bootstrap(agent, target)
+
+
 # --------------------------------------------------------------------------- pure functions by hand
 
 T = torch.tensor

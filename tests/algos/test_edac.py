@@ -1,7 +1,7 @@
 """EDAC on datasets recorded on the probe environments (tests/algos/probes.py), through the real
 offline loop: learned Q-values (random-action data) and actions (noisy best-action data) against the
-known answers. Its backup is soft (-α log π in the target, with α learned), so the bootstrapped probes'
-answers are not plain values: it gets the one-step value probes, whose targets do not bootstrap.
+known answers. Its backup is soft (-α log π in the target, with α learned): the bootstrapped probes are checked
+against their soft answers, computed from the agent's own α and policy entropy.
 Below, its pure functions against hand-computed references and its resume equality.
 """
 import pytest
@@ -16,14 +16,30 @@ CFG = dict(hidden_sizes=(32, 32), batch_size=64, normalize_obs=False, actor_lr=3
 STEPS = 500
 
 
-@pytest.mark.parametrize("probe", ("ProbeConstant", "ProbeObsReward"))
+@pytest.mark.parametrize("probe", P.VALUE_PROBES)
 def test_probe_values(probe, probe_datasets, tmp_path):
-    P.check_values(P.run_offline("edac", probe_datasets[probe], CFG, STEPS, tmp_path), probe)
+    agent = P.run_offline("edac", probe_datasets[probe], CFG, STEPS, tmp_path)
+    if probe in ("ProbeTwoStep", "ProbeTruncation"):
+        P.check_soft_values(agent, probe)
+    else:
+        P.check_values(agent, probe)
 
 
 @pytest.mark.parametrize("probe", P.ACTION_PROBES)
 def test_probe_actions(probe, probe_datasets, tmp_path):
     P.check_actions(P.run_offline("edac", probe_datasets[probe], CFG, STEPS, tmp_path), probe)
+
+
+def test_bootstraps_from_the_target_critics(probe_datasets, tmp_path):
+    """A frozen target (τ ≈ 0): Q(0, a) learns γ · E_{a'~π(·|1)}[min_i Q̄_i(1, a') - α log π(a'|1)], not γ · 1."""
+    agent = P.run_offline("edac", probe_datasets["ProbeTwoStep"], {**CFG, "tau": P.FROZEN_TAU}, STEPS, tmp_path)
+    core = getattr(agent, "core", agent)
+    with torch.no_grad():
+        obs = torch.ones(1024, 1)
+        a, logp, _ = core.actor(obs).rsample((1,))
+        q_next = core.critic_target(obs, a[0]).min(0).values
+        target = float((q_next - core.log_alpha.exp() * logp[0]).mean())
+    P.check_bootstrap(agent, target)
 
 
 # --------------------------------------------------------------------------- pure functions by hand

@@ -26,6 +26,20 @@ def test_probe_actions(probe, probe_datasets, tmp_path):
     P.check_actions(P.run_offline("iql", probe_datasets[probe], CFG, STEPS, tmp_path), probe)
 
 
+def test_bootstraps_through_the_target_critics(probe_datasets, tmp_path):
+    """A frozen target (τ ≈ 0): V(1) learns the τ-expectile of Q̄(1, a) over the data's actions, and
+    Q(0, a) = γ V(1): not γ · 1."""
+    agent = P.run_offline("iql", probe_datasets["ProbeTwoStep"], {**CFG, "tau": P.FROZEN_TAU}, STEPS, tmp_path)
+    with torch.no_grad():
+        q = agent.critic_target(torch.ones(2001, 1), torch.linspace(-1, 1, 2001).view(-1, 1)).min(0).values
+        lo, hi = float(q.min()), float(q.max())
+        for _ in range(60):   # the expectile: Σ |τ - 1(q < v)| (q - v) = 0, by bisection
+            v = (lo + hi) / 2
+            w = torch.where(q < v, 1 - agent.cfg.expectile, agent.cfg.expectile)
+            lo, hi = (v, hi) if float((w * (q - v)).sum()) > 0 else (lo, v)
+    P.check_bootstrap(agent, v)
+
+
 # --------------------------------------------------------------------------- pure functions by hand
 
 T = torch.tensor

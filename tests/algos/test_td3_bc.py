@@ -24,6 +24,17 @@ def test_probe_actions(probe, probe_datasets, tmp_path):
     P.check_actions(P.run_offline("td3_bc", probe_datasets[probe], CFG, STEPS, tmp_path), probe)
 
 
+def test_bootstraps_from_the_target_networks(probe_datasets, tmp_path):
+    """Frozen targets (τ ≈ 0): Q(0, a) learns γ · min_i Q̄_i(1, μ'(1) + clipped noise), not γ · 1."""
+    agent = P.run_offline("td3_bc", probe_datasets["ProbeTwoStep"], {**CFG, "tau": P.FROZEN_TAU}, STEPS, tmp_path)
+    with torch.no_grad():
+        obs = torch.ones(256, 1)
+        mu = agent.ac.actor_target(obs)
+        a = (mu + (0.2 * torch.randn_like(mu)).clamp(-0.5, 0.5)).clamp(-1, 1)
+        target = float(agent.ac.critic_target(obs, a).min(0).values.mean())
+    P.check_bootstrap(agent, target)
+
+
 # --------------------------------------------------------------------------- pure functions by hand
 
 T = torch.tensor
