@@ -80,3 +80,15 @@ def test_a_bad_import_or_wrapper_is_one_line(tmp_path, in_extension_folder, caps
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "a wrapper is given as MODULE:NAME" in err
     assert not (tmp_path / "w").exists()
+
+
+def test_a_sweep_finds_the_modules_it_names(tmp_path, in_extension_folder, capsys):
+    import yaml
+    spec = {"name": "ext", "out": str(tmp_path / "sweep"), "imports": ["sac_huber", "reach_env"],
+            "algos": ["sac_huber"], "envs": ["ReachTarget-v0"], "seeds": [0],
+            "run": {"total_steps": 100}, "grid": {"sac_huber": {"batch_size": [16, 32]}}}
+    path = tmp_path / "ext.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "sac_huber-ReachTarget-v0-batch_size=16-s0" in out and "sac_huber-ReachTarget-v0-batch_size=32-s0" in out

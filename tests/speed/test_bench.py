@@ -23,8 +23,10 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     for r in report["results"]:
         assert r["updates_per_s"] > 0 and r["ms_per_update"] > 0
         assert f"│ {r['algo']} " in printed
-    sizes = {r["algo"]: (r["batch_size"], r["hidden_sizes"]) for r in report["results"]}
-    assert sizes == {"sac": (256, [256, 256]), "dqn": (64, [256, 256]), "ppo": (64, [64, 64]), "iql": (256, [256, 256])}
+    sizes = {r["algo"]: (r["batch_size"], r["parameters"]) for r in report["results"]}
+    # DQN on CartPole's sizes: one trainable 4-256-256-2 network (its target is frozen)
+    assert sizes["dqn"] == (64, (4 * 256 + 256) + (256 * 256 + 256) + (256 * 2 + 2))
+    assert sizes["sac"][0] == 256 and sizes["ppo"][0] == 64 and sizes["iql"][0] == 256
 
 
 @pytest.mark.parametrize("args, message", [

@@ -103,6 +103,12 @@ def learner_setup(algo: str, device: torch.device | str = "cpu", batch_size: int
     return LearnerSetup(algo, agent, data, lambda: data.sample(needs.batch_size), agent.update, 1)
 
 
+def trainable_parameters(agent) -> int:
+    """The trainable parameters of every network the agent holds (target networks excluded: they are frozen)."""
+    from keelrl.speed.compiled import agent_parts
+    return sum(p.numel() for net in agent_parts(agent, torch.nn.Module).values() for p in net.parameters() if p.requires_grad)
+
+
 def batch_size_of(spec, cfg) -> int:
     """The samples one gradient step uses: the batch, or a rollout's minibatch (of one copy)."""
     needs = spec.needs(cfg)
@@ -203,7 +209,7 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
         cfg = setup.agent.cfg
         batch = batch_size_of(get_algo(name), cfg)
         report["results"].append({"algo": name, "updates_per_s": round(ups, 2), "ms_per_update": round(1000 / ups, 3),
-                                  "batch_size": batch, "hidden_sizes": list(cfg.hidden_sizes)})
+                                  "batch_size": batch, "parameters": trainable_parameters(setup.agent)})
         if seeds > 1 and name in STACKED:
             stack = stacked_setup(name, seeds, dev, batch_size)
             if compile:
@@ -212,7 +218,7 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
             ups = updates_per_second(stack, updates, warmup)
             report["results"].append({"algo": f"{name} ×{seeds} seeds", "seeds": seeds, "updates_per_s": round(ups, 2),
                                       "ms_per_update": round(1000 / ups, 3), "seed_updates_per_s": round(ups * seeds, 2),
-                                      "batch_size": batch, "hidden_sizes": list(cfg.hidden_sizes)})
+                                      "batch_size": batch, "parameters": trainable_parameters(setup.agent)})
     if print_table:
         print_report(report)
     if out:
@@ -228,14 +234,14 @@ def print_report(report: dict) -> None:
     console = Console(highlight=False)
     console.print(f"machine: {report['machine']} | device: {report['device']} | threads: {report['threads']} | "
                   f"torch {report['torch']} | keelrl {report['keelrl']} | {' + '.join(modes)}", soft_wrap=True)
-    table = Table("algo", "updates/s", "ms/update", "seed-updates/s", "batch", "hidden sizes")
+    table = Table("algo", "updates/s", "ms/update", "seed-updates/s", "batch", "parameters")
     for r in report["results"]:
         if "skipped" in r:
             table.add_row(r["algo"], "-", "-", "-", "-", "-")
             continue
         table.add_row(r["algo"], f"{r['updates_per_s']:.1f}", f"{r['ms_per_update']:.2f}",
                       f"{r.get('seed_updates_per_s', r['updates_per_s']):.1f}", str(r["batch_size"]),
-                      "×".join(map(str, r["hidden_sizes"])))
+                      f"{r['parameters']:,}")
     console.print(table)
     for r in report["results"]:
         if "skipped" in r:
