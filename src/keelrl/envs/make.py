@@ -61,7 +61,7 @@ def resolve_wrapper(path: str) -> Callable[[gym.Env], gym.Env]:
     """'module:name' -> the callable `name` of `module`, applied as wrapper(env)."""
     module, sep, attr = path.partition(":")
     if not sep or not module or not attr:
-        raise KeelError(f"a wrapper is given as MODULE:NAME (e.g. gymnasium.wrappers:ClipAction), got {path!r}")
+        raise KeelError(f"a wrapper is given as MODULE:NAME (e.g. gymnasium.wrappers:FlattenObservation), got {path!r}")
     import_module(module, f"named by the wrapper {path!r}")
     fn = getattr(sys.modules[module], attr, None)
     if not callable(fn):

@@ -47,7 +47,7 @@ class RunConfig:
     env_kwargs: dict[str, bool | int | float | str] = field(default_factory=dict)
     """Keyword arguments for the environment's constructor (gymnasium.make(env, **env_kwargs)), e.g. --env-kwargs ctrl_cost_weight 0.5."""
     wrappers: tuple[str, ...] = ()
-    """Wrappers applied in order to each environment copy, as MODULE:NAME (a callable taking the env), e.g. gymnasium.wrappers:ClipAction."""
+    """Wrappers applied in order to each environment copy, as MODULE:NAME (a callable taking the env), e.g. gymnasium.wrappers:FlattenObservation."""
 
     def __post_init__(self) -> None:
         check(self.total_steps >= 1, f"total_steps must be >= 1, got {self.total_steps}")
