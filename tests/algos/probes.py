@@ -150,6 +150,32 @@ def entropy_bonus(agent, obs: float, samples: int = 4000) -> float:
     return float(core.log_alpha.exp()) * float(-logp.mean())
 
 
+@torch.no_grad()
+def soft_target_value(agent, obs: float = 1.0, samples: int = 1024) -> float:
+    """E_{a'~π(·|s)}[min_i Q̄_i(s, a') - α log π(a'|s)]: a soft backup's target value at obs (SAC-N, EDAC)."""
+    core = getattr(agent, "core", agent)
+    o = torch.full((samples, 1), obs)
+    a, logp, _ = core.actor(o).rsample((1,))
+    return float((core.critic_target(o, a[0]).min(0).values - core.log_alpha.exp() * logp[0]).mean())
+
+
+@torch.no_grad()
+def smoothed_target_value(ac, obs: float = 1.0, samples: int = 256, noise: float = 0.2, clip: float = 0.5) -> float:
+    """E[min_i Q̄_i(s, clip(μ'(s) + clip(ε, ±c), ±1))]: TD3's (and TD3+BC's) target value at obs."""
+    o = torch.full((samples, 1), obs)
+    mu = ac.actor_target(o)
+    a = (mu + (noise * torch.randn_like(mu)).clamp(-clip, clip)).clamp(-1, 1)
+    return float(ac.critic_target(o, a).min(0).values.mean())
+
+
+def check_values_soft_backup(agent, probe: str) -> None:
+    """check_values for the one-step probes, check_soft_values for the bootstrapped ones."""
+    if probe in ("ProbeTwoStep", "ProbeTruncation"):
+        check_soft_values(agent, probe)
+    else:
+        check_values(agent, probe)
+
+
 def check_soft_values(agent, probe: str) -> None:
     """The bootstrapped probes' answers under a soft backup (-α log π(a'|s') in the target):
     TwoStep Q(0) = γ (1 + B(1)), Q(1) = 1; Truncation Q = (1 + γ B(0)) / (1 - γ), with B(s) the

@@ -4,10 +4,11 @@ known answers.
 Below, its pure functions against hand-computed references and its resume equality.
 """
 import pytest
+import torch
+
+from keelrl.algos.awac import awac_critic_loss
 
 from tests.algos import probes as P
-import torch
-from keelrl.algos.awac import awac_critic_loss
 
 CFG = dict(hidden_sizes=(32, 32), batch_size=64, normalize_obs=False, actor_lr=3e-3, critic_lr=3e-3, tau=0.05)
 """Small networks, fast learning rates, no state normalization (values and actions in the probes' units)."""

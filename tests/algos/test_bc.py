@@ -4,10 +4,11 @@ known answers. BC has no value function: it gets the action probes, on data of t
 Below, its pure functions against hand-computed references and its resume equality.
 """
 import pytest
+import torch
+
+from keelrl.algos.bc import bc_mse_loss, bc_nll_loss
 
 from tests.algos import probes as P
-import torch
-from keelrl.algos.bc import bc_mse_loss, bc_nll_loss
 
 CFG = dict(hidden_sizes=(32, 32), batch_size=64, lr=3e-3, normalize_obs=False)
 """Small networks, fast learning rates, no state normalization (values and actions in the probes' units)."""

@@ -3,13 +3,15 @@ offline loop: learned Q-values (random-action data) and actions (noisy best-acti
 known answers.
 Below, its pure functions against hand-computed references and its resume equality.
 """
+import math
+
+import numpy as np
 import pytest
+import torch
+
+from keelrl.algos.cql import cql_critic_loss, cql_gap, lagrange_loss
 
 from tests.algos import probes as P
-import math
-import numpy as np
-import torch
-from keelrl.algos.cql import cql_critic_loss, cql_gap, lagrange_loss
 
 CFG = dict(hidden_sizes=(32, 32), batch_size=64, normalize_obs=False, actor_lr=3e-3, critic_lr=3e-3, alpha_lr=3e-3, tau=0.05, cql_alpha=1.0,
            cql_n_actions=3)

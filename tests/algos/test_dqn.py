@@ -5,9 +5,10 @@ Below, its pure functions against hand-computed references and its resume equali
 import pytest
 import torch
 
-from tests.algos import probes as P
 from keelrl.algos.dqn import linear_epsilon, q_regression_loss, q_target
 from keelrl.nn.qnets import QNetwork
+
+from tests.algos import probes as P
 
 CFG = dict(hidden_sizes=(32, 32), lr=3e-3, batch_size=64, learning_starts=50, updates_per_step=1.0, update_every=1,
            target_update_period=10, exploration_steps=200, eps_end=0.05, buffer_size=5000)

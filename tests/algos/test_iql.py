@@ -3,12 +3,14 @@ offline loop: learned Q-values (random-action data) and actions (noisy best-acti
 known answers.
 Below, its pure functions against hand-computed references and its resume equality.
 """
+import math
+
 import pytest
+import torch
+
+from keelrl.algos.iql import awr_weights, iql_actor_loss, iql_critic_loss, iql_value_loss
 
 from tests.algos import probes as P
-import math
-import torch
-from keelrl.algos.iql import awr_weights, iql_actor_loss, iql_critic_loss, iql_value_loss
 
 CFG = dict(hidden_sizes=(32, 32), batch_size=64, normalize_obs=False, actor_lr=3e-3, critic_lr=3e-3, value_lr=3e-3, tau=0.05, normalize_reward=False,
            lr_decay_steps=0)

@@ -3,15 +3,15 @@ the real loop, its learned state values V(s) and deterministic actions against t
 Below, its pure functions against hand-computed references and its resume equality.
 """
 import csv
+import math
 
 import pytest
+import torch
 
 import keelrl
+from keelrl.algos.ppo import PPOConfig, clipped_surrogate_loss, ppo_loss, value_loss
 
 from tests.algos import probes as P
-import math
-import torch
-from keelrl.algos.ppo import PPOConfig, clipped_surrogate_loss, ppo_loss, value_loss
 
 CFG = dict(hidden_sizes=(32, 32), lr=3e-3, rollout_steps=64, num_minibatches=2, epochs=4, normalize_obs=False,
            normalize_reward=False, anneal_lr=False, log_std_init=-1.0)

@@ -2,12 +2,14 @@
 through the real loop, its learned Q-values and actions within the stated tolerance of the known answers.
 Below, its pure functions against hand-computed references and its resume equality.
 """
+import math
+
 import pytest
 import torch
 
-from tests.algos import probes as P
-import math
 from keelrl.algos.sac import actor_loss_reinforce, actor_loss_reparametrized, backup_values, critic_loss, soft_q_target, temperature_loss
+
+from tests.algos import probes as P
 
 CFG = dict(hidden_sizes=(32, 32), batch_size=64, learning_starts=50, buffer_size=5000, actor_lr=3e-3, critic_lr=3e-3, alpha_lr=3e-3,
            backup_entropy=False, tau=0.05)
