@@ -92,3 +92,15 @@ def test_a_sweep_finds_the_modules_it_names(tmp_path, in_extension_folder, capsy
     assert main(["sweep", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "sac_huber-ReachTarget-v0-batch_size=16-s0" in out and "sac_huber-ReachTarget-v0-batch_size=32-s0" in out
+
+
+def test_a_recorded_import_is_a_module_name_not_a_path(tmp_path, in_extension_folder, capsys):
+    run_dir = tmp_path / "r"
+    assert main(["train", "sac", "--env", "Pendulum-v1", "--run-dir", str(run_dir), *SMALL]) == 0
+    meta = json.loads((run_dir / "config.json").read_text())
+    meta["imports"] = ["../../evil"]
+    (run_dir / "config.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert main(["eval", str(run_dir), "--episodes", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not a module name" in err

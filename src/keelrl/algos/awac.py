@@ -150,7 +150,6 @@ class AWACAgent:
         self.num_updates = state["num_updates"]
 
 
-
 def needs(cfg: AWACConfig) -> DatasetNeeds:
     return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
 

@@ -119,7 +119,6 @@ class BCAgent:
         self.num_updates = state["num_updates"]
 
 
-
 def needs(cfg: BCConfig) -> DatasetNeeds:
     return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
 

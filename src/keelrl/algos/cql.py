@@ -284,7 +284,6 @@ class CQLAgent:
         self.num_updates = state["num_updates"]
 
 
-
 def needs(cfg: CQLConfig) -> DatasetNeeds:
     return DatasetNeeds(cfg.batch_size, reward_range_scale=1000.0 if cfg.normalize_reward else None,
                         reward_scale=cfg.reward_scale, reward_bias=cfg.reward_bias, normalize_obs=cfg.normalize_obs)

@@ -98,6 +98,5 @@ class DDPGAgent:
         self.ac.load_state_dict(state)
 
 
-
 SPEC = AlgoSpec("ddpg", DDPGConfig, DDPGAgent, "DDPG, OurDDPG settings (continuous actions)", "transitions",
                 continuous_actions, td3.needs)

@@ -202,7 +202,6 @@ class DQNAgent:
         self.num_updates = state["num_updates"]
 
 
-
 def needs(cfg: DQNConfig) -> Transitions:
     return Transitions(cfg.batch_size, cfg.buffer_size, cfg.learning_starts, cfg.updates_per_step, cfg.update_every,
                        cfg.n_step, cfg.gamma)

@@ -130,6 +130,5 @@ class EDACAgent:
         self.core.load_state_dict(state)
 
 
-
 SPEC = AlgoSpec("edac", EDACConfig, EDACAgent, "EDAC: SAC-N with gradient-diversified critics (offline)", "dataset",
                 continuous_actions, sac_n.needs, presets=PRESETS)

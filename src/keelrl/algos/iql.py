@@ -220,7 +220,6 @@ class IQLAgent:
         self.num_updates = state["num_updates"]
 
 
-
 def needs(cfg: IQLConfig) -> DatasetNeeds:
     return DatasetNeeds(cfg.batch_size, reward_range_scale=1000.0 if cfg.normalize_reward else None,
                         normalize_obs=cfg.normalize_obs)

@@ -305,7 +305,6 @@ class PPOAgent:
             self.reward_scaler.load_state_dict(state["reward_scaler"])
 
 
-
 # --------------------------------------------------------------------------- spec
 
 def needs(cfg: PPOConfig) -> Rollouts:

@@ -179,7 +179,6 @@ class SACNAgent:
         self.num_updates = state["num_updates"]
 
 
-
 def needs(cfg) -> DatasetNeeds:
     """What the offline loop needs of SAC-N's and EDAC's Configs (the same fields)."""
     return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)

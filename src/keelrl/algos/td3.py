@@ -243,7 +243,6 @@ class TD3Agent:
         self._last_pi = {"loss_pi": state["last_loss_pi"].to(self.device)}  # reported until the next actor update
 
 
-
 def needs(cfg) -> Transitions:
     """What the off-policy loop needs of TD3's and DDPG's Configs (the same fields)."""
     return Transitions(cfg.batch_size, cfg.buffer_size, cfg.learning_starts, cfg.updates_per_step)

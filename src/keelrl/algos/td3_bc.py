@@ -134,7 +134,6 @@ class TD3BCAgent:
         self._last_pi = {k: v.to(self.device) for k, v in state["last_pi"].items()}
 
 
-
 def needs(cfg: TD3BCConfig) -> DatasetNeeds:
     return DatasetNeeds(cfg.batch_size, normalize_obs=cfg.normalize_obs)
 

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import os
 import pickle
+import re
 import sys
 from typing import Callable
 
@@ -27,8 +28,15 @@ def _known_ids() -> list[str]:
     return sorted(gym.registry.keys())
 
 
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 def import_module(name: str, why: str) -> None:
-    """Import a user's module by name (the current folder first, as `python -m` does), or raise a one-line KeelError."""
+    """Import a user's module by its dotted name (the current folder first, as `python -m` does), or
+    raise a one-line KeelError. Only a module name is taken, never a path: a run folder that records
+    an import can name a module already importable here, not bring code of its own."""
+    if not MODULE_NAME.fullmatch(str(name)):
+        raise KeelError(f"{name!r} ({why}) is not a module name; give a dotted Python name such as mypkg or mypkg.envs")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
