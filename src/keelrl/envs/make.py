@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import pickle
 import re
 import sys
 from typing import Callable
@@ -117,39 +116,3 @@ def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndar
     for i in np.flatnonzero(done):
         real[i] = info["final_obs"][i]
     return real
-
-
-# ---- exact snapshots of environment state, for checkpoints that resume bit-for-bit
-
-def env_snapshot(env: gym.Env) -> bytes:
-    """Pickle an environment with its RNG and, for MuJoCo envs, its full MjData (which plain
-    pickling of the env would rebuild from the model file and so lose)."""
-    u = env.unwrapped
-    extra = {"np_random": pickle.dumps(u.np_random)}
-    if hasattr(u, "data") and type(u.data).__module__.startswith("mujoco"):
-        extra["mjdata"] = pickle.dumps(u.data)
-    return pickle.dumps({"env": pickle.dumps(env), **extra})
-
-
-def env_restore(blob: bytes) -> gym.Env:
-    parts = pickle.loads(blob)
-    env = pickle.loads(parts["env"])
-    u = env.unwrapped
-    u._np_random = pickle.loads(parts["np_random"])
-    if "mjdata" in parts:
-        u.data = pickle.loads(parts["mjdata"])
-    return env
-
-
-def vector_snapshot(venv: SyncVectorEnv) -> list[bytes]:
-    return [env_snapshot(e) for e in venv.envs]
-
-
-def vector_restore(venv: SyncVectorEnv, blobs: list[bytes]) -> None:
-    if len(blobs) != len(venv.envs):
-        raise KeelError(f"checkpoint holds {len(blobs)} environment copies, the run has num_envs={len(venv.envs)}")
-    for e in venv.envs:
-        e.close()
-    venv.envs = [env_restore(b) for b in blobs]
-    # SyncVectorEnv keeps its own per-copy autoreset flags: after a SAME_STEP step they are all False.
-    venv._autoreset_envs = np.zeros((len(blobs),), dtype=np.bool_)

@@ -1,11 +1,20 @@
-"""Checkpoints: written atomically (temporary file, fsync, rename), validated when read."""
+"""Checkpoints and agent files: keelrl state files (state_file.py), which hold tensors, arrays and
+plain values only, so opening one cannot run code; written atomically, checked when read.
+
+A run checkpoint holds: what it belongs to (`identity`: algorithm, environment or dataset,
+configuration hash, checked by resume against the run folder), the agent, the loop's state
+(replay buffer, environment states as arrays, counters), every random generator's state, and the
+run's settings. An agent file (`save_agent`) holds the algorithm and the agent.
+
+Checkpoints of keelrl 0.1 (format 1) pickled their environments: they are read only with
+`trust_pickle=True` (--trust-pickle), and their environments are converted to arrays on reading.
+"""
 from __future__ import annotations
 
-import io
+import hashlib
+import json
 import os
-import pickle
 import random
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +22,31 @@ import torch
 
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+from keelrl.state_file import FORMAT, read_state, write_state
 
 CHECKPOINT_NAME = "checkpoint.pt"
-FORMAT_VERSION = 1
+REQUIRED = {"run": ("algo", "agent", "loop", "rng", "run_config", "algo_config"), "agent": ("algo", "agent")}
+"""The entries each kind of file must have."""
+VOLATILE = ("total_steps", "progress", "run_dir", "overwrite")
+"""Run settings a resume may change (or that say nothing about what is trained): left out of the configuration hash."""
 
 
-def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
-    """torch.save into memory, then an atomic write: a crash never leaves half a file."""
-    buffer = io.BytesIO()
-    torch.save({**obj, "format_version": FORMAT_VERSION}, buffer)
-    atomic_write_bytes(buffer.getvalue(), path)
+def config_hash(algo: str, run_config: dict, algo_config: dict) -> str:
+    """A short hash of what defines a run: its algorithm, its run settings but VOLATILE, its Config."""
+    run = {k: v for k, v in run_config.items() if k not in VOLATILE}
+    text = json.dumps({"algo": algo, "run": run, "algo_config": algo_config}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identity(algo: str, run_config: dict, algo_config: dict) -> dict:
+    """What a checkpoint belongs to, as resume compares it with the run folder's config.json."""
+    source = {"dataset": run_config["dataset"]} if "dataset" in run_config else {"env": run_config.get("env")}
+    return {"algo": algo, **source, "config_hash": config_hash(algo, run_config, algo_config)}
+
+
+def write_checkpoint(obj: dict, path: str | os.PathLike) -> None:
+    """Write a run checkpoint or agent file (a dict with "keelrl": "run" or "agent"), atomically."""
+    write_state({**obj, "format_version": FORMAT}, path)
 
 
 def keep_copy(path: str | os.PathLike, step: int) -> Path:
@@ -33,27 +57,59 @@ def keep_copy(path: str | os.PathLike, step: int) -> Path:
     return dest
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a keelrl checkpoint or agent file; a missing, truncated or foreign file is a KeelError.
-
-    Checkpoints hold pickled environment state, so (like any pickle) load only files you trust.
-    """
+def read_checkpoint(path: str | os.PathLike, trust_pickle: bool = False) -> dict:
+    """Read a keelrl run checkpoint or agent file (a run folder means its checkpoint.pt). A missing,
+    truncated, corrupt, incomplete or foreign file is a one-line KeelError; a file that needs code
+    to load is refused unless `trust_pickle` (see the module docstring)."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.exists():
         raise KeelError(f"no checkpoint at {path}: expected a run folder holding {CHECKPOINT_NAME}, or a .pt file saved by keelrl")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as e:
-        raise KeelError(f"{path} is truncated or not a checkpoint ({type(e).__name__}); "
-                        f"keelrl reads only files it wrote with torch.save") from None
-    if not isinstance(obj, dict) or obj.get("keelrl") not in ("run", "agent"):
+    if not path.is_file():
+        raise KeelError(f"{path} is not a file: expected a run folder or a .pt file saved by keelrl")
+    obj = read_state(path, "checkpoint", trust_pickle=trust_pickle)
+    if not isinstance(obj, dict) or obj.get("keelrl") not in REQUIRED:
         raise KeelError(f"{path} is not a keelrl checkpoint (a foreign file); keelrl reads only run "
-                        f"checkpoints ({CHECKPOINT_NAME}) and files saved by Agent.save")
-    if obj.get("format_version") != FORMAT_VERSION:
-        raise KeelError(f"{path} has checkpoint format {obj.get('format_version')}, this keelrl reads format {FORMAT_VERSION}")
+                        f"checkpoints ({CHECKPOINT_NAME}) and files saved by save_agent")
+    version = obj.get("format_version")
+    if version == 1:
+        obj = _upgrade_format_1(obj, path, trust_pickle)
+    elif version != FORMAT:
+        raise KeelError(f"{path} has checkpoint format {version}; this keelrl reads formats 1 (with --trust-pickle) and {FORMAT}")
+    missing = [k for k in REQUIRED[obj["keelrl"]] if k not in obj]
+    if missing:
+        raise KeelError(f"{path} is an incomplete keelrl checkpoint (no {', '.join(missing)}); "
+                        f"use another checkpoint, or start the run again with --overwrite")
+    if not isinstance(obj["agent"], dict) or not isinstance(obj["algo"], str):
+        raise KeelError(f"{path} is a damaged keelrl checkpoint (its agent or algorithm entry has the wrong type)")
     return obj
+
+
+def _upgrade_format_1(obj: dict, path: Path, trust_pickle: bool) -> dict:
+    """A keelrl 0.1 checkpoint (read with trust): its pickled environments become array states."""
+    envs = obj.get("envs")
+    if envs and isinstance(envs[0], bytes):
+        if not trust_pickle:   # a format-1 file that loaded without code cannot hold pickled environments
+            raise KeelError(f"{path} is a damaged keelrl 0.1 checkpoint")
+        obj = {**obj, "envs": [_legacy_env_state(blob) for blob in envs]}
+    return {**obj, "format_version": FORMAT}
+
+
+def _legacy_env_state(blob: bytes) -> dict:
+    """The array state of an environment pickled by keelrl 0.1 (only with trust_pickle)."""
+    import pickle
+
+    from keelrl.envs.state import env_state
+    parts = pickle.loads(blob)   # noqa: S301  (the user passed trust_pickle for this file)
+    env = pickle.loads(parts["env"])  # noqa: S301
+    u = env.unwrapped
+    u._np_random = pickle.loads(parts["np_random"])  # noqa: S301
+    if "mjdata" in parts:
+        u.data = pickle.loads(parts["mjdata"])  # noqa: S301
+    state = env_state(env)
+    env.close()
+    return state
 
 
 def rng_state(np_rng: np.random.Generator) -> dict:
@@ -73,15 +129,21 @@ def set_rng_state(state: dict, np_rng: np.random.Generator) -> None:
 
 def save_agent(agent, path: str | os.PathLike) -> None:
     """Save an agent alone (config, networks, optimizers) atomically; `load_agent` rebuilds it."""
-    atomic_torch_save({"keelrl": "agent", "algo": agent.algo, "agent": agent.state_dict()}, path)
+    write_checkpoint({"keelrl": "agent", "algo": agent.algo, "agent": agent.state_dict()}, path)
 
 
-def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu"):
+def load_agent(path: str | os.PathLike, device: str | torch.device = "cpu", trust_pickle: bool = False):
     """Rebuild the agent saved by `save_agent`, or the one in a run folder / run checkpoint."""
-    return agent_from_checkpoint(read_checkpoint(path), device)
+    return agent_from_checkpoint(read_checkpoint(path, trust_pickle), device)
 
 
 def agent_from_checkpoint(obj: dict, device: str | torch.device = "cpu"):
     """Rebuild the agent held in an already-read checkpoint (run or agent file)."""
     from keelrl.algos import rebuild_agent
-    return rebuild_agent(obj["algo"], obj["agent"], device)
+    try:
+        return rebuild_agent(obj["algo"], obj["agent"], device)
+    except KeelError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise KeelError(f"the checkpoint's {obj['algo']} agent is damaged or from another version "
+                        f"({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None

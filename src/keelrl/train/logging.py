@@ -132,6 +132,10 @@ class EpisodeTracker:
             log.log_episode(step, self.last_return, int(self.ep_length[i]))
             self.ep_return[i], self.ep_length[i] = 0.0, 0
 
+    def restart(self, i: int) -> None:
+        """Copy i starts a new episode without finishing its current one (nothing is logged)."""
+        self.ep_return[i], self.ep_length[i] = 0.0, 0
+
     def state_dict(self) -> dict:
         return {"ep_return": self.ep_return.copy(), "ep_length": self.ep_length.copy(), "last_train": self.last_return}
 

@@ -23,7 +23,8 @@ from keelrl.version import __version__
 from keelrl.algos import check_spaces, rebuild_agent
 from keelrl.algos.spec import AlgoSpec, Transitions
 from keelrl.data.replay import ReplayBuffer
-from keelrl.envs.make import env_label, make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
+from keelrl.envs.make import env_label, make_env, make_vector_env, true_next_obs
+from keelrl.envs.state import set_vector_state, vector_state
 from keelrl.errors import KeelError
 from keelrl.speed.sac_seeds import STACKED
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, read_checkpoint
@@ -168,7 +169,7 @@ class MultiSeedLoop:
     def checkpoint_state(self, i: int) -> dict:
         """Seed i's checkpoint: an ordinary single-seed one."""
         return {"agent": self.agent.seed_state_dict(i), "buffer": self.buffers[i].state_dict(), "rng": self._rng_state(i),
-                "envs": vector_snapshot(self.envs[i]), "nstep": None,
+                "envs": vector_state(self.envs[i]), "nstep": None,
                 "loop": {"step": self.step, "obs": self.obs[i], "update_debt": self.update_debt,
                          **self.episodes[i].state_dict(), "metrics": {k: v[i].detach().cpu() for k, v in self.metrics.items()}}}
 
@@ -176,7 +177,6 @@ class MultiSeedLoop:
         for i, c in enumerate(ckpts):
             self.agent.load_seed_agent(i, rebuild_agent(self.spec.name, c["agent"], self.device))
             self.buffers[i].load_state_dict(c["buffer"])
-            vector_restore(self.envs[i], c["envs"])
             rng = c["rng"]
             self.agent.generators[i].set_state(rng["torch"] if self.device.type == "cpu"
                                                else rng["cuda"][self.device.index or 0])
@@ -185,7 +185,11 @@ class MultiSeedLoop:
         loop = ckpts[0]["loop"]
         self.step, self.update_debt = loop["step"], loop["update_debt"]
         self.skeleton.load_state_dict([c["loop"] for c in ckpts])
-        self.obs = [c["loop"]["obs"] for c in ckpts]
+        self.obs = [c["loop"]["obs"].copy() for c in ckpts]
+        for i, c in enumerate(ckpts):
+            for j, first in set_vector_state(self.envs[i], c["envs"], self.runs[i].seed + self.step).items():
+                self.obs[i][j] = first   # an environment whose state could not be saved starts a new episode
+                self.episodes[i].restart(j)
         if loop["metrics"]:
             self.metrics = {k: torch.stack([c["loop"]["metrics"][k] for c in ckpts]).to(self.device)
                             for k in loop["metrics"]}

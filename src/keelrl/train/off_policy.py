@@ -16,7 +16,8 @@ from keelrl.algos import build_agent
 from keelrl.algos.spec import AlgoSpec, Transitions
 from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
-from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
+from keelrl.envs.make import make_env, make_vector_env, true_next_obs
+from keelrl.envs.state import set_vector_state, vector_state
 from keelrl.speed.learner import learner_update
 from keelrl.train.checkpoint import rng_state, set_rng_state
 from keelrl.train.config import RunConfig
@@ -53,7 +54,7 @@ class OffPolicyLoop:
     # ---- checkpoints
     def checkpoint_state(self, i: int = 0) -> dict:
         return {"agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(), "rng": rng_state(self.np_rng),
-                "envs": vector_snapshot(self.envs), "nstep": None if self.writer is None else self.writer.state_dict(),
+                "envs": vector_state(self.envs), "nstep": None if self.writer is None else self.writer.state_dict(),
                 "loop": {"step": self.step, "obs": self.obs, "update_debt": self.update_debt, **self.episodes.state_dict(),
                          "metrics": {k: v.detach().cpu() for k, v in self.metrics.items()}}}
 
@@ -62,11 +63,13 @@ class OffPolicyLoop:
         self.buffer.load_state_dict(ckpt["buffer"])
         if self.writer is not None:
             self.writer.load_state_dict(ckpt["nstep"])
-        vector_restore(self.envs, ckpt["envs"])
         set_rng_state(ckpt["rng"], self.np_rng)
         loop = ckpt["loop"]
-        self.step, self.obs, self.update_debt = loop["step"], loop["obs"], loop["update_debt"]
+        self.step, self.obs, self.update_debt = loop["step"], loop["obs"].copy(), loop["update_debt"]
         self.episodes.load_state_dict(loop)
+        for i, first in set_vector_state(self.envs, ckpt["envs"], self.run_cfg.seed + self.step).items():
+            self.obs[i] = first   # an environment whose state could not be saved starts a new episode
+            self.episodes.restart(i)
         self.skeleton.load_state_dict([loop])
         self.metrics = {k: v.to(self.device) for k, v in loop["metrics"].items()}  # the last update's, until the next
 

@@ -15,7 +15,8 @@ import torch
 from keelrl.algos import build_agent
 from keelrl.algos.spec import AlgoSpec, Rollouts
 from keelrl.data.rollout import RolloutBuffer
-from keelrl.envs.make import make_env, make_vector_env, true_next_obs, vector_restore, vector_snapshot
+from keelrl.envs.make import make_env, make_vector_env, true_next_obs
+from keelrl.envs.state import set_vector_state, vector_state
 from keelrl.speed.learner import learner_update
 from keelrl.train.checkpoint import rng_state, set_rng_state
 from keelrl.train.config import RunConfig
@@ -49,16 +50,18 @@ class RolloutLoop:
         self.update = learner_update(self.agent, spec, cfg, self.device, run.compile, run.cuda_graphs)
 
     def checkpoint_state(self, i: int = 0) -> dict:
-        return {"agent": self.agent.state_dict(), "rng": rng_state(self.np_rng), "envs": vector_snapshot(self.envs),
+        return {"agent": self.agent.state_dict(), "rng": rng_state(self.np_rng), "envs": vector_state(self.envs),
                 "loop": {"step": self.step, "obs": self.obs.cpu(), **self.episodes.state_dict()}}
 
     def _restore(self, ckpt: dict) -> None:
         self.agent.load_state_dict(ckpt["agent"])
-        vector_restore(self.envs, ckpt["envs"])
         set_rng_state(ckpt["rng"], self.np_rng)
         loop = ckpt["loop"]
         self.step, self.obs = loop["step"], loop["obs"].to(self.device)
         self.episodes.load_state_dict(loop)
+        for i, first in set_vector_state(self.envs, ckpt["envs"], self.run_cfg.seed + self.step).items():
+            self.obs[i] = self.agent.normalize_obs(first[None])[0]   # a new episode (state not saved whole)
+            self.episodes.restart(i)
         self.skeleton.load_state_dict([loop])
 
     def _collect(self) -> None:

@@ -34,7 +34,7 @@ import torch
 from keelrl.device import resolve_device  # noqa: F401  (re-exported for the loops)
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_torch_save, keep_copy
+from keelrl.train.checkpoint import CHECKPOINT_NAME, identity, keep_copy, write_checkpoint
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
 
@@ -203,11 +203,16 @@ class RunSkeleton:
             bad = [k for k, v in metrics.items() if not bool(torch.isfinite(v[i] if stacked else v).all())]
             if not bad:
                 continue
-            where = (f"the last good checkpoint is {m.run_dir / CHECKPOINT_NAME} ({self.unit} {self.last_checkpoint_step})"
-                     if self.last_checkpoint_step is not None else "no checkpoint had been written yet")
             raise TrainingDiverged(f"{', '.join(bad)} became non-finite at {self.unit} {self.loop.step} "
-                                   f"(update {self.loop.agent.num_updates}); training stopped and {where}. "
+                                   f"(update {self.loop.agent.num_updates}); training stopped and {self._kept(m)}. "
                                    f"Try a lower learning rate.")
+
+    def _kept(self, m: Member) -> str:
+        """Where the run can be taken up again: every checkpoint written was checked finite."""
+        if self.last_checkpoint_step is None:
+            return "no checkpoint had been written yet (start again with --overwrite)"
+        return (f"the last good checkpoint, at {self.unit} {self.last_checkpoint_step}, is {m.run_dir / CHECKPOINT_NAME} "
+                f"(its networks were checked finite when it was written)")
 
     # ---- the run
     def checkpoint(self) -> None:
@@ -215,14 +220,30 @@ class RunSkeleton:
         self.check_finite(self.loop.metrics)   # never checkpoint a diverged agent
         for i, m in enumerate(self.members):
             state = self.loop.checkpoint_state(i)
-            atomic_torch_save({"keelrl": "run", "algo": self.algo, **state,
-                               "loop": {**state["loop"], **self.state_dict(i)},
-                               "run_config": asdict(m.run), "algo_config": asdict(self.cfg)}, m.run_dir / CHECKPOINT_NAME)
+            self._check_finite_agent(state["agent"], m)
+            run_config, algo_config = asdict(m.run), asdict(self.cfg)
+            write_checkpoint({"keelrl": "run", "algo": self.algo, **state, "loop": {**state["loop"], **self.state_dict(i)},
+                              "identity": identity(self.algo, run_config, algo_config),
+                              "run_config": run_config, "algo_config": algo_config}, m.run_dir / CHECKPOINT_NAME)
             if getattr(m.run, "keep_checkpoints", False):
                 keep_copy(m.run_dir / CHECKPOINT_NAME, self.loop.step)
         self.last_checkpoint_step = self.loop.step
         if self.callbacks:
             self.callbacks.on_checkpoint(self._view())
+
+    def _check_finite_agent(self, agent_state: dict, member: Member) -> None:
+        """Raise TrainingDiverged rather than write a checkpoint whose networks hold NaN or inf (the
+        losses can still be finite on the update that broke the weights)."""
+        def bad(v: Any, path: str) -> str | None:
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                return path
+            if isinstance(v, dict):
+                return next((b for k, x in v.items() if (b := bad(x, f"{path}.{k}"))), None)
+            return None
+        where = bad(agent_state, "agent")
+        if where is not None:
+            raise TrainingDiverged(f"{where} holds NaN or inf at {self.unit} {self.loop.step}; training stopped without "
+                                   f"writing a checkpoint, and {self._kept(member)}. Try a lower learning rate.")
 
     def _view(self) -> RunView:
         evals = [e for e in self.last_eval if e is not None]
