@@ -73,9 +73,9 @@ def test_truncated_checkpoint(trained, capsys):
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 2])
     assert main(["eval", str(trained), "--episodes", "1"]) == 1
-    assert "truncated or not a checkpoint" in _err_line(capsys)
+    assert "is truncated or corrupt" in _err_line(capsys)
     assert main(["train", "--resume", str(trained)]) == 1
-    assert "truncated or not a checkpoint" in _err_line(capsys)
+    assert "is truncated or corrupt" in _err_line(capsys)
 
 
 @pytest.mark.parametrize("content", ["torch-dict", "bytes"])
@@ -86,14 +86,14 @@ def test_foreign_checkpoint(tmp_path, capsys, content):
         expected = "not a keelrl checkpoint"
     else:
         path.write_bytes(b"not a checkpoint at all")
-        expected = "truncated or not a checkpoint"
+        expected = "is truncated or corrupt"
     assert main(["eval", str(path)]) == 1
     assert expected in _err_line(capsys)
 
 
 def test_missing_run_folder(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 1
-    assert "not a keelrl run folder" in _err_line(capsys)
+    assert f"cannot resume {tmp_path / 'nothing'}: no such folder" in _err_line(capsys)
 
 
 def test_nan_loss_stops_with_the_loss_and_step_and_keeps_the_last_checkpoint(tmp_path, capsys):

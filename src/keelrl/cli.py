@@ -35,6 +35,10 @@ commands:
 """
 
 
+TRUST_HELP = ("also open a checkpoint that needs code to load (a pickle, such as keelrl 0.1's checkpoints). "
+              "Opening such a file can run any program: use it only for files from a source you trust")
+
+
 def _train_spec(spec, preset: dict | None = None):
     """A dataclass holding the run's config (RunConfig, or OfflineRunConfig for offline algorithms)
     and the algorithm's Config, flattened into one flag namespace. A preset changes the Config's
@@ -88,8 +92,10 @@ def _cmd_train(argv: list[str]) -> int:
         p.add_argument("--resume", required=True, metavar="RUN_DIR", help="run folder to continue")
         p.add_argument("--total-steps", type=int, default=None, help="new total budget (default: the run's own)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        p.add_argument("--trust-pickle", action="store_true", help=TRUST_HELP)
         a = p.parse_args(argv)
-        dispatch.resume(a.resume, total_steps=a.total_steps, progress=False if a.no_progress else None)
+        dispatch.resume(a.resume, total_steps=a.total_steps, progress=False if a.no_progress else None,
+                        trust_pickle=a.trust_pickle)
         return 0
     spec = get_algo(argv[0])
     preset, rest = _pop_preset(spec, argv[1:])
@@ -108,16 +114,17 @@ def _cmd_train(argv: list[str]) -> int:
 def _cmd_eval(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="keel eval", description="Deterministic evaluation of a saved policy.")
     p.add_argument("run_dir", help="run folder (or a checkpoint / agent .pt file)")
-    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--episodes", type=int, default=10, help="deterministic episodes to run (default %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the run's evaluation seed)")
     p.add_argument("--env", default=None, help="environment id (default: the run's)")
     p.add_argument("--video", nargs="?", const="", default=None, metavar="PATH",
                    help="record the episodes (default path: RUN_DIR/eval.mp4, or .gif without ffmpeg)")
+    p.add_argument("--trust-pickle", action="store_true", help=TRUST_HELP)
     a = p.parse_args(argv)
     if a.episodes < 1:
         raise KeelError(f"--episodes must be >= 1, got {a.episodes}")
     from keelrl.commands.evaluate import evaluate_saved
-    evaluate_saved(a.run_dir, a.episodes, a.seed, a.env, a.video)
+    evaluate_saved(a.run_dir, a.episodes, a.seed, a.env, a.video, a.trust_pickle)
     return 0
 
 
@@ -229,10 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in COMMANDS:
         print(f"keel: unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    from keelrl.train.skeleton import RunInterrupted
     try:
         return COMMANDS[argv[0]](argv[1:])
     except KeelError as e:
         print(f"keel: error: {e}", file=sys.stderr)
+        return 1
+    except RunInterrupted as e:   # Ctrl-C or SIGTERM, after the checkpoint: `keel train ... && next` stops here
+        print(e.message, file=sys.stderr)
+        return 128 + e.signum
+    except OSError as e:   # a file or folder the system refused (permissions, a full disk, a file where a folder goes)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"keel: error: {e.strerror or e}{where}: free space, fix the permissions or choose another place "
+              f"(checkpoints are written atomically: the last one written is intact)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("keel: interrupted", file=sys.stderr)

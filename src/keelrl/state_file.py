@@ -125,7 +125,7 @@ def write_state(obj: Any, path: str | os.PathLike) -> None:
     atomic_write_bytes(buffer.getvalue(), path)
 
 
-_GLOBAL = re.compile(r"GLOBAL ([\w.]+)|Unsupported global: ([\w.]+)|Unsupported operand (\d+)")
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 def read_state(path: str | os.PathLike, what: str = "file", trust_pickle: bool = False, mmap: bool = False) -> Any:
@@ -139,20 +139,19 @@ def read_state(path: str | os.PathLike, what: str = "file", trust_pickle: bool =
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # noqa: BLE001  (bytes from anywhere: every parse failure is "not readable")
-        if "Weights only load failed" not in str(e):
+        found = _GLOBAL.search(str(e))
+        if "Weights only load failed" not in str(e) or found is None:   # not a pickle naming code: damaged
             raise KeelError(f"{path} is truncated or corrupt, or not a keelrl {what} "
                             f"({type(e).__name__}); keelrl reads only files it wrote") from None
         if not trust_pickle:
-            found = _GLOBAL.search(str(e))
-            needs = next((g for g in found.groups() if g), "") if found else ""
-            raise UnsafeFile(f"{path} needs code to load{f' ({needs})' if needs else ''}, so keelrl does not open it: "
+            raise UnsafeFile(f"{path} needs code to load ({found.group(1)}), so keelrl does not open it: "
                              f"it is not a keelrl {what} of format {FORMAT} (checkpoints of keelrl 0.1 are such files); "
                              f"{TRUST_HINT}") from None
         try:
-            return torch.load(path, map_location="cpu", weights_only=False)
+            obj = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as e2:  # noqa: BLE001
             raise KeelError(f"{path} is truncated or corrupt ({type(e2).__name__}); keelrl reads only files it wrote") from None
-    if (isinstance(obj, dict) and set(obj) == {"keelrl_format", "json", "tensors"}
+    if (isinstance(obj, dict) and {"keelrl_format", "json", "tensors"} <= set(obj)
             and isinstance(obj["json"], str) and isinstance(obj["tensors"], dict)):
         if obj["keelrl_format"] != FORMAT:
             raise KeelError(f"{path} has keelrl file format {obj['keelrl_format']}; this keelrl reads format {FORMAT}")
@@ -160,4 +159,4 @@ def read_state(path: str | os.PathLike, what: str = "file", trust_pickle: bool =
             return decode(obj["json"], obj["tensors"])
         except Exception as e:  # noqa: BLE001
             raise KeelError(f"{path} is corrupt ({type(e).__name__} in its contents); keelrl reads only files it wrote") from None
-    return obj   # a torch file of tensors and containers only (an older keelrl's, or another's): the caller checks it
+    return obj   # another layout (an older keelrl's or another program's file; loaded safely unless trusted): the caller checks it

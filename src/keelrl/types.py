@@ -96,6 +96,11 @@ class Spaces:
     def action_high(self) -> np.ndarray:
         return np.asarray(self.action.high, dtype=np.float32)
 
+    def shape_text(self) -> str:
+        """'observations [O], actions Box [A]' or '... Discrete(K)', for messages."""
+        act = f"Discrete({self.num_actions})" if self.discrete else f"Box [{self.act_dim}]"
+        return f"observations {list(self.observation.shape)}, actions {act}"
+
     def to_dict(self) -> dict:
         """Plain lists, numbers and strings (what a checkpoint stores; no pickled space objects)."""
         return {"observation": space_to_dict(self.observation), "action": space_to_dict(self.action)}

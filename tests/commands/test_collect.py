@@ -110,6 +110,10 @@ def test_collect_errors_are_one_line(sac_run, minari_root, tmp_path, capsys):
          "no Minari dataset 'test/ip/nothing-v0'"),
         (["--kind", "medium-replay", "--policy", str(other / "checkpoint.pt"), "--env", ENV,
           "--name", "test/ip/x-v0"], str(other)),
+        (["--kind", "random", "--env", ENV, "--ref-max-score", "nan", "--name", "test/ip/x-v0"],
+         "ref_max_score must be a finite number, got nan"),
+        (["--kind", "random", "--env", ENV, "--ref-min-score", "5", "--ref-max-score", "5", "--name", "test/ip/x-v0"],
+         "ref_min_score and ref_max_score are both 5.0: normalized scores would divide by zero"),
     ]
     for args, message in cases:
         assert _collect(*args) == 1, args
@@ -121,6 +125,11 @@ def test_collect_errors_are_one_line(sac_run, minari_root, tmp_path, capsys):
                     "--name", "test/ip/random-v0", "--overwrite") == 0
     data = load_minari("test/ip/random-v0")
     assert len(data) == 40 and data.ref_max_score == 500.0
+    # an "expert" worse than random is allowed, with a warning: normalized scores would run backwards
+    capsys.readouterr()
+    assert _collect("--kind", "random", "--env", ENV, "--ref-min-score", "10", "--ref-max-score", "5", "--steps", "20",
+                    "--name", "test/ip/backwards-v0") == 0
+    assert "warning: the expert's score 5.0 is below the random policy's 10.0" in capsys.readouterr().err
 
 
 def test_medium_replay_of_a_wrapped_buffer_is_chronological(minari_root, tmp_path):

@@ -8,13 +8,13 @@ import shutil
 import tempfile
 
 import pytest
-import torch
 import yaml
 
 from keelrl.cli import main
 from keelrl.errors import KeelError
 from keelrl.commands.sweep import trial_state
 from keelrl.commands.sweep_spec import expand
+from keelrl.train.checkpoint import read_checkpoint
 
 OK, BAD = "sac-Pendulum-v1-critic_lr=0.001", "sac-Pendulum-v1-critic_lr=1e+30"  # 1e30 diverges at its first update
 
@@ -31,7 +31,7 @@ def _write_spec(tmp_path, seeds=(0, 1), lrs=(1.0e-3, 1.0e30), total_steps=300) -
 
 
 def _step(run_dir: Path) -> int:
-    return torch.load(run_dir / "checkpoint.pt", weights_only=False)["loop"]["step"]
+    return read_checkpoint(run_dir)["loop"]["step"]
 
 
 def _status(out: Path) -> dict:

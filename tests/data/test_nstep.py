@@ -1,6 +1,5 @@
 """NStepWriter into a real ReplayBuffer: every stored transition against hand-computed values."""
 import copy
-import io
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ import torch
 
 from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
+from keelrl.state_file import read_state, write_state
 
 N, GAMMA, T = 3, 0.5, 6
 # copy 0 terminates at step 3 (episode of 4 steps), then starts a new one; copy 1 is truncated at step 1
@@ -106,15 +106,13 @@ def test_terminated_and_truncated_episodes_do_not_leak_into_the_next():
     assert s["reward"][6].item() == pytest.approx(7.0 + 0.5 * 11.0 + 0.25 * 13.0)
 
 
-def test_state_dict_round_trip_continues_identically():
+def test_state_dict_round_trip_continues_identically(tmp_path):
     buffer, writer = make()
     for t in range(3):
         writer.add(*step_args(t))
-    # a checkpoint: writer and buffer through torch.save / torch.load, as the training loop does
-    blob = io.BytesIO()
-    torch.save({"nstep": writer.state_dict(), "buffer": buffer.state_dict()}, blob)
-    blob.seek(0)
-    state = torch.load(blob, weights_only=False)
+    # a checkpoint: writer and buffer through a state file, as the training loop writes them
+    write_state({"nstep": writer.state_dict(), "buffer": buffer.state_dict()}, tmp_path / "c.pt")
+    state = read_state(tmp_path / "c.pt")
     buffer2, writer2 = make()
     buffer2.load_state_dict(state["buffer"])
     writer2.load_state_dict(copy.deepcopy(state["nstep"]))

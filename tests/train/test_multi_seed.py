@@ -168,7 +168,7 @@ def test_cli_seeds_and_errors(tmp_path, capsys):
     args = ["--env", "Pendulum-v1", "--total-steps", "120", "--learning-starts", "100", "--eval-episodes", "1",
             "--hidden-sizes", "8", "8", "--batch-size", "8", "--no-progress", "--device", "cpu"]
     assert main(["train", "sac", "--seeds", "0-2", "--run-dir", str(tmp_path / "g"), *args]) == 0
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["s0", "s1", "s2"]
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [".keelrl-run", "s0", "s1", "s2"]
     assert main(["train", "sac", "--seeds", "0-2", "--run-dir", str(tmp_path / "g"), *args]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["train", "td3", "--seeds", "0-1", "--run-dir", str(tmp_path / "t"), *args[:-10], "--no-progress"]) == 1
@@ -196,3 +196,22 @@ def test_compiled_stack_equals_eager():
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6)
     for p, q in zip(eager.critic.parameters(), compiled.critic.parameters()):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_a_group_killed_while_committing_its_checkpoints_resumes_as_a_group(tmp_path):
+    """Seeds' checkpoints are written as checkpoint.pt.next, committed by the group's marker, then
+    renamed: a kill between any two of those steps leaves a group that resumes at one step, the same
+    as the group left alone."""
+    whole = train("sac", _run(tmp_path, "whole", seeds="0-1"), _cfg())
+    part = train("sac", _run(tmp_path, "part", seeds="0-1"), _cfg(), callback=lambda step: step >= 150)
+    old = {s: (part / s / "checkpoint.pt").read_bytes() for s in ("s0", "s1")}   # both at step 150
+    resume(part, callback=lambda step: step >= 200)
+    # killed after the commit (the marker says 200) but before s0's rename: s0 still holds step 150
+    (part / "s0" / "checkpoint.pt").rename(part / "s0" / "checkpoint.pt.next")
+    (part / "s0" / "checkpoint.pt").write_bytes(old["s0"])
+    # and an uncommitted write left in s1 (a step the marker never recorded) is undone
+    (part / "s1" / "checkpoint.pt.next").write_bytes(old["s1"])
+    resume(part)
+    assert not list(part.glob("s*/checkpoint.pt.next"))
+    for s in ("s0", "s1"):
+        _same_run(whole / s, part / s)

@@ -11,6 +11,7 @@ from keelrl.errors import KeelError
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig
 from keelrl.train.dispatch import resume, train
+from keelrl.train.skeleton import RunInterrupted
 
 
 def _cfg():
@@ -56,7 +57,10 @@ def test_ctrl_c_saves_a_checkpoint_then_resume_matches(tmp_path):
             signal.raise_signal(signal.SIGINT)   # the real handler: sets the flag, loop stops cleanly
         return False
 
-    part = train("sac", _run(tmp_path, "part", "Pendulum-v1", 1), _cfg(), callback=press_ctrl_c)
+    with pytest.raises(RunInterrupted, match="stopped at step 180; checkpoint saved") as stopped:
+        train("sac", _run(tmp_path, "part", "Pendulum-v1", 1), _cfg(), callback=press_ctrl_c)
+    assert stopped.value.signum == signal.SIGINT
+    part = tmp_path / "part"
     assert read_checkpoint(part)["loop"]["step"] == 180
     resume(part)
     _same_run(whole, part)

@@ -31,6 +31,10 @@ from keelrl.optim import adam
 from keelrl.types import Batch, Spaces
 
 
+MAX_N_STEP = 1000
+"""The longest n-step return DQN accepts (γ^1000 < 1e-4 at γ = 0.99)."""
+
+
 @dataclass
 class DQNConfig:
     """DQN for discrete actions, with Double DQN, dueling and n-step options. Defaults: the RL Baselines3 Zoo's CartPole-v1 tuning."""
@@ -62,7 +66,7 @@ class DQNConfig:
     dueling: bool = False
     """Dueling head: Q = V + A - mean(A)."""
     n_step: int = 1
-    """n of the n-step return R^(n) = Σ_{k<n} γ^k r_{t+k}, bootstrapping with γ^n (shorter at episode ends)."""
+    """n of the n-step (at most 1000) return R^(n) = Σ_{k<n} γ^k r_{t+k}, bootstrapping with γ^n (shorter at episode ends)."""
     eps_start: float = 1.0
     """ε at the first step."""
     eps_end: float = 0.04
@@ -86,7 +90,9 @@ class DQNConfig:
         check(self.target_update_period >= 1, f"target_update_period must be >= 1, got {self.target_update_period}")
         check(0.0 < self.tau <= 1.0, f"tau must be in (0, 1], got {self.tau}")
         check(self.loss in ("huber", "mse"), f"loss must be huber or mse, got {self.loss!r}")
-        check(self.n_step >= 1, f"n_step must be >= 1, got {self.n_step}")
+        check(1 <= self.n_step <= MAX_N_STEP and self.n_step <= self.buffer_size,
+              f"n_step must be between 1 and {MAX_N_STEP} (and at most buffer_size), got {self.n_step}: "
+              f"γ^n of a longer return is negligible and the pending transitions would fill memory; 1-10 is usual")
         for name in ("eps_start", "eps_end"):
             check(0.0 <= getattr(self, name) <= 1.0, f"{name} must be in [0, 1], got {getattr(self, name)}")
         check(self.exploration_steps >= 0, f"exploration_steps must be >= 0, got {self.exploration_steps}")

@@ -35,16 +35,35 @@ def load_eval_curve(run_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
         raise KeelError(f"{run_dir} is not a keelrl run folder (no config.json)")
-    meta = json.loads(cfg_path.read_text())
+    try:
+        meta = json.loads(cfg_path.read_text())
+        if not isinstance(meta, dict) or "algo" not in meta or not isinstance(meta.get("run"), dict):
+            raise ValueError("no algo or run entry")
+    except ValueError as e:
+        raise KeelError(f"{cfg_path} is not a keelrl run's config ({e}); restore it from a copy") from None
     eval_csv = run_dir / "eval.csv"
     rows: list[dict] = []
     if eval_csv.exists():
         with open(eval_csv, newline="") as f:
             rows = list(csv.DictReader(f))
-    steps = np.array([int(r["step"]) for r in rows])
-    key = "eval_normalized_mean" if rows and rows[0].get("eval_normalized_mean") else "eval_return_mean"
-    returns = np.array([float(r[key]) for r in rows])
+    try:
+        steps = np.array([int(r["step"]) for r in rows])
+        key = "eval_normalized_mean" if rows and rows[0].get("eval_normalized_mean") else "eval_return_mean"
+        returns = np.array([float(r[key]) for r in rows])
+    except (KeyError, ValueError, TypeError) as e:
+        raise KeelError(f"{eval_csv} is not a keelrl eval.csv (bad or missing {e}); keelrl writes it with the "
+                        f"columns step, eval_return_mean, ...") from None
     return meta, steps, returns
+
+
+def check_image_path(out: Path) -> None:
+    """Refuse, in one line, an output file whose extension matplotlib cannot write."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    if Path(out).suffix.lstrip(".").lower() not in formats:
+        raise KeelError(f"cannot write a plot to {out}: the file name must end in one of "
+                        f"{', '.join('.' + f for f in sorted(formats))}")
 
 
 def _panel(meta: dict) -> tuple[str, bool]:
@@ -123,6 +142,7 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    check_image_path(out)
     groups: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
     offline: dict[str, bool] = {}
     normalized: dict[str, bool] = {}

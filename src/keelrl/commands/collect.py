@@ -12,6 +12,7 @@ one run share them and normalized scores 100 · (R - min) / (max - min) compare 
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,8 @@ class CollectConfig:
     """Use this expert score instead of measuring it."""
     overwrite: bool = False
     """Replace an existing dataset of the same name."""
+    trust_pickle: bool = False
+    """Also open a checkpoint that needs code to load (a pickle, such as keelrl 0.1's checkpoints). Opening such a file can run any program: use it only for files from a source you trust."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -81,8 +84,26 @@ class CollectConfig:
                 raise KeelError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
         if self.action_noise < 0:
             raise KeelError(f"--action-noise must be >= 0, got {self.action_noise}")
+        if self.ref_min_score is not None or self.ref_max_score is not None:
+            check_reference_scores(self.ref_min_score, self.ref_max_score)
         if dataset_dir(self.name).exists() and not self.overwrite:
             raise KeelError(f"dataset {self.name} already exists at {dataset_dir(self.name)}; pass --overwrite to replace it")
+
+
+def check_reference_scores(ref_min: float | None, ref_max: float | None) -> None:
+    """Refuse reference scores that make normalized scores 100 (R - min) / (max - min) meaningless:
+    not finite, or equal; warn when the expert scores below the random policy."""
+    for name, v in (("ref_min_score", ref_min), ("ref_max_score", ref_max)):
+        if v is not None and not np.isfinite(v):
+            raise KeelError(f"{name} must be a finite number, got {v}: normalized scores divide by max - min")
+    if ref_min is None or ref_max is None:
+        return
+    if ref_min == ref_max:
+        raise KeelError(f"ref_min_score and ref_max_score are both {ref_min}: normalized scores would divide by zero; "
+                        f"give an expert that scores above the random policy (--expert, --ref-max-score)")
+    if ref_max < ref_min:
+        print(f"keel: warning: the expert's score {ref_max:.1f} is below the random policy's {ref_min:.1f}: normalized "
+              f"scores will run backwards (a better policy scores lower); check --expert / --ref-max-score", file=sys.stderr)
 
 
 def _final_checkpoint(path: str) -> Path:
@@ -130,8 +151,8 @@ def collect(cfg: CollectConfig) -> Path:
     if cfg.kind in ("medium", "medium-replay") and cfg.policy and Path(cfg.policy).is_dir():
         medium_run = Path(cfg.policy)           # the checkpoint is picked below, once the random score is known
         cfg.expert = cfg.expert or cfg.policy   # the run's final policy is the expert
-    policy_ckpt = read_checkpoint(cfg.policy) if cfg.policy else None
-    expert_env = _run_env(read_checkpoint(cfg.expert)) if cfg.expert and not cfg.env and policy_ckpt is None else None
+    policy_ckpt = read_checkpoint(cfg.policy, cfg.trust_pickle) if cfg.policy else None
+    expert_env = _run_env(read_checkpoint(cfg.expert, cfg.trust_pickle)) if cfg.expert and not cfg.env and policy_ckpt is None else None
     env_id = cfg.env or (policy_ckpt and _run_env(policy_ckpt)) or expert_env
     if policy_ckpt is not None and cfg.env and _run_env(policy_ckpt) and _run_env(policy_ckpt) != cfg.env:
         raise KeelError(f"--policy was trained on {_run_env(policy_ckpt)}, not --env {cfg.env}")
@@ -151,9 +172,10 @@ def collect(cfg: CollectConfig) -> Path:
         probe.close()
 
     ref_min, ref_max = _reference_scores(cfg, env_id)
+    check_reference_scores(ref_min, ref_max)
     if medium_run is not None:
         cfg.policy = str(medium_checkpoint(medium_run, ref_min))
-        policy_ckpt = read_checkpoint(cfg.policy)
+        policy_ckpt = read_checkpoint(cfg.policy, cfg.trust_pickle)
     if cfg.kind == "medium-replay":
         episodes = _replay_episodes(policy_ckpt, cfg.policy)
         algo = f"keelrl {policy_ckpt['algo']} replay buffer"
@@ -209,7 +231,7 @@ def _reference_scores(cfg: CollectConfig, env_id: str) -> tuple[float, float]:
         expert_path = cfg.expert or (str(_final_checkpoint(cfg.policy)) if cfg.policy else None)
         if expert_path is None:
             raise KeelError("ref_max_score needs an expert: pass --expert RUN_DIR or --ref-max-score X")
-        expert = agent_from_checkpoint(read_checkpoint(expert_path), device="cpu")
+        expert = agent_from_checkpoint(read_checkpoint(expert_path, cfg.trust_pickle), device="cpu")
         env = make_env(env_id)
         try:
             ref_max = float(evaluate(lambda o: expert.act(o, deterministic=True), env, cfg.ref_episodes, seed).mean())
@@ -254,6 +276,7 @@ def _concatenate(cfg: CollectConfig) -> Path:
             raise KeelError(f"the sources have different reference scores {refs}; pass --ref-min-score and --ref-max-score")
         ref_min = refs[0][0] if ref_min is None else ref_min
         ref_max = refs[0][1] if ref_max is None else ref_max
+    check_reference_scores(ref_min, ref_max)
     episodes = concatenate_episodes(*groups)
     out = write_minari(cfg.name, episodes, env_spec, ref_min, ref_max, "keelrl concatenation",
                        f"medium-expert dataset: concatenation of {', '.join(cfg.sources)}", cfg.overwrite)

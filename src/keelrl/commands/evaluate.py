@@ -1,7 +1,6 @@
 """`keel eval`: load a saved policy, run deterministic episodes, optionally record a video."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +10,20 @@ from keelrl.envs.make import make_env
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
 from keelrl.train.dispatch import import_recorded
+from keelrl.train.run_folder import CONFIG_NAME, read_run_config
+from keelrl.types import Spaces
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 
 
 def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: str | None = None,
-                   video: str | None = None) -> np.ndarray:
+                   video: str | None = None, trust_pickle: bool = False) -> np.ndarray:
     path_ = Path(path)
     if path_.is_dir():
         import_recorded(path_)   # the run's own algorithm or environment module, if it has one
-    ckpt = read_checkpoint(path_)
+    ckpt = read_checkpoint(path_, trust_pickle)
     run_cfg = ckpt.get("run_config") or {}
-    if path_.is_dir() and (path_ / "config.json").exists():
-        run_cfg = json.loads((path_ / "config.json").read_text())["run"]
+    if path_.is_dir() and (path_ / CONFIG_NAME).exists():
+        run_cfg = read_run_config(path_)["run"]
     dataset = None if env_id else run_cfg.get("dataset")
     env_id = env_id or run_cfg.get("env")
     if env_id is None and dataset is None:
@@ -45,6 +46,11 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
         except Exception as e:  # rendering back-ends fail in many ways; say which
             raise KeelError(f"cannot create {env_id} for evaluation{' with rendering' if video is not None else ''}: {e}") from None
     try:
+        check_agent_fits(agent, env, env_id)
+    except KeelError:
+        env.close()
+        raise
+    try:
         returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames)
     except Exception as e:
         if video is None:
@@ -60,6 +66,17 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
     if video is not None:
         print(f"video: {_write_video(frames, path_, video, env)}")
     return returns
+
+
+def check_agent_fits(agent, env, env_id: str) -> None:
+    """Refuse, in one line, an environment whose spaces are not the ones the agent was trained on."""
+    trained = Spaces.from_dict(agent.state_dict()["spaces"])
+    here = Spaces.of(env)
+    same = (here.observation.shape == trained.observation.shape and here.discrete == trained.discrete
+            and (here.num_actions == trained.num_actions if here.discrete else here.action.shape == trained.action.shape))
+    if not same:
+        raise KeelError(f"{env_id} has {here.shape_text()}, but the agent was trained with {trained.shape_text()}: "
+                        f"evaluate it in an environment with the same spaces (default: the run's own, without --env)")
 
 
 def _write_video(frames: list, path: Path, video: str, env) -> Path:

@@ -14,22 +14,20 @@ import csv
 import json
 import multiprocessing
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 from keelrl.errors import KeelError
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, read_checkpoint
 from keelrl.train.config import run_config_class
-from keelrl.train.skeleton import CONFIG_NAME
+from keelrl.train.run_folder import CONFIG_NAME, check_writable_location
 from keelrl.commands.sweep_spec import Sweep, Trial, check_sources, coerce_fields, load_spec
 
 STOPPED = 3  # a trial process's exit code when its run stopped (Ctrl-C) before its budget
@@ -66,12 +64,9 @@ def trial_state(trial: Trial) -> tuple[str, int]:
 
 
 def _checkpoint_step(path: Path) -> int:
-    """The step counter, without reading the replay buffer (mmap); -1 if unreadable (resume says why)."""
-    import torch
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=False, mmap=True)["loop"]["step"])
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError, KeyError, TypeError):
-        return -1
+    """The step counter, without reading the replay buffer into memory (mmap). A file that cannot be
+    read safely is a KeelError saying why (the trial is then listed as failed, with that reason)."""
+    return int(read_checkpoint(path, mmap=True)["loop"]["step"])
 
 
 def run_trial(trials_file: str, name: str, log: str, context=None) -> dict:
@@ -135,12 +130,16 @@ def _stop_with(owner: int) -> None:
 def trial_main(argv: list[str], owner: int | None = None) -> int:
     """A trial process's entry point: `python -m keelrl.commands.sweep TRIALS_JSON NAME`; the run stops
     when process `owner` (default: the parent) dies."""
+    from keelrl.train.skeleton import RunInterrupted
     _stop_with(owner or os.getppid())
     try:
         return _train_trial(*argv)
     except KeelError as e:
         print(f"keel: error: {e}", file=sys.stderr)
         return 1
+    except RunInterrupted as e:   # the sweep (or Ray) stopped: the run wrote its checkpoint
+        print(e.message)
+        return STOPPED
 
 
 def _train_trial(trials_file: str, name: str) -> int:
@@ -175,6 +174,7 @@ def run_sweep(spec_path: str | Path, workers: int | None = None, ray: bool = Fal
               dry_run: bool = False, imports: list[str] | tuple[str, ...] = ()) -> int:
     """Run every unfinished trial of the spec; print a summary; 0 when all are finished, else 1."""
     sweep = load_spec(spec_path, imports)
+    check_writable_location(sweep.out, "the sweep's out folder")
     if workers is not None and workers < 1:
         raise KeelError(f"--workers must be >= 1, got {workers}")
     workers = workers or sweep.workers or (None if ray_address else os.cpu_count() or 1)

@@ -7,7 +7,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from keelrl.device import available_memory, human_bytes
+from keelrl.errors import KeelError
 from keelrl.types import Batch, Spaces
+
+
+def check_fits(nbytes: int, device: torch.device, what: str, fix: str) -> None:
+    """Refuse, in one line, to allocate more than the device has available (leaving a tenth for the rest)."""
+    have = available_memory(device)
+    if nbytes > 0.9 * have:
+        raise KeelError(f"{what} needs {human_bytes(nbytes)} of {device.type} memory and {human_bytes(have)} "
+                        f"is available: {fix}")
 
 
 class ReplayBuffer:
@@ -22,6 +32,8 @@ class ReplayBuffer:
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1, got {capacity}")
         self.capacity, self.device = capacity, torch.device(device)
+        check_fits(self.nbytes(capacity, obs_dim, act_dim, with_discount), self.device,
+                   f"a replay buffer of {capacity:,} transitions", "lower --buffer-size")
         d = self.device
         self.obs = torch.zeros(capacity, obs_dim, device=d)
         self.action = (torch.zeros(capacity, dtype=torch.int64, device=d) if act_dim is None
@@ -34,6 +46,12 @@ class ReplayBuffer:
         self.ptr, self.size = 0, 0
         self.generator = torch.Generator(device=d)
         self.generator.manual_seed(seed)
+
+    @staticmethod
+    def nbytes(capacity: int, obs_dim: int, act_dim: int | None, with_discount: bool = False) -> int:
+        """The memory the buffer's tensors take: float32 observations twice, actions, reward, flags."""
+        per = 4 * (2 * obs_dim + 2 + (1 if with_discount else 0)) + (8 if act_dim is None else 4 * act_dim)
+        return capacity * per
 
     @classmethod
     def for_spaces(cls, capacity: int, spaces: Spaces, device: torch.device | str = "cpu", seed: int = 0,

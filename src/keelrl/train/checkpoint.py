@@ -23,8 +23,11 @@ import torch
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
 from keelrl.state_file import FORMAT, read_state, write_state
+from keelrl.train.run_folder import SEED_FOLDER, read_marker, update_marker
 
 CHECKPOINT_NAME = "checkpoint.pt"
+PENDING_NAME = "checkpoint.pt.next"
+"""A seed's checkpoint written but not yet committed by its group (write_group_checkpoints)."""
 REQUIRED = {"run": ("algo", "agent", "loop", "rng", "run_config", "algo_config"), "agent": ("algo", "agent")}
 """The entries each kind of file must have."""
 VOLATILE = ("total_steps", "progress", "run_dir", "overwrite")
@@ -44,9 +47,67 @@ def identity(algo: str, run_config: dict, algo_config: dict) -> dict:
     return {"algo": algo, **source, "config_hash": config_hash(algo, run_config, algo_config)}
 
 
+def check_belongs(meta: dict, ckpt: dict, run_dir: Path) -> None:
+    """Refuse, naming what differs, a checkpoint that is not the run of run folder `run_dir` (whose
+    config.json is `meta`): another algorithm, environment or dataset, or other settings."""
+    where = run_dir / CHECKPOINT_NAME
+    if ckpt["keelrl"] != "run":
+        raise KeelError(f"{where} is an agent file (save_agent), not a run checkpoint: a run cannot continue from it")
+    plain = lambda x: json.loads(json.dumps(x, default=str))  # noqa: E731  (tuples as lists, as config.json has them)
+    theirs_run, mine_run = plain(ckpt["run_config"]), plain(meta["run"])
+    if ckpt["algo"] != meta["algo"]:
+        raise KeelError(f"{where} is a {ckpt['algo']} checkpoint but {run_dir / 'config.json'} says {meta['algo']}: "
+                        f"they belong to different runs; put back the run's own checkpoint or config.json")
+    for source in ("env", "dataset"):
+        if theirs_run.get(source) != mine_run.get(source):
+            raise KeelError(f"{where} was trained on {source} {theirs_run.get(source)!r} but config.json says "
+                            f"{mine_run.get(source)!r}: they belong to different runs; put back the run's own files")
+    differ = [f"run.{k}" for k in sorted(set(theirs_run) | set(mine_run))
+              if k not in VOLATILE and theirs_run.get(k) != mine_run.get(k)]
+    theirs_cfg, mine_cfg = plain(ckpt["algo_config"]), plain(meta["algo_config"])
+    differ += [f"algo_config.{k}" for k in sorted(set(theirs_cfg) | set(mine_cfg)) if theirs_cfg.get(k) != mine_cfg.get(k)]
+    if differ:
+        k = differ[0]
+        part, name = k.split(".", 1)
+        a, b = ((theirs_run, mine_run) if part == "run" else (theirs_cfg, mine_cfg))
+        raise KeelError(f"{where} and config.json disagree on {', '.join(differ[:4])} ({name}: {a.get(name)!r} in the "
+                        f"checkpoint, {b.get(name)!r} in config.json): the folder mixes two runs' files; put back "
+                        f"the run's own config.json or checkpoint")
+    recorded = ckpt.get("identity", {}).get("config_hash")
+    if recorded is not None and recorded != config_hash(ckpt["algo"], ckpt["run_config"], ckpt["algo_config"]):
+        raise KeelError(f"{where} is damaged: its settings do not match the configuration hash recorded with them")
+
+
 def write_checkpoint(obj: dict, path: str | os.PathLike) -> None:
     """Write a run checkpoint or agent file (a dict with "keelrl": "run" or "agent"), atomically."""
     write_state({**obj, "format_version": FORMAT}, path)
+
+
+def commit_group(run_dirs: list[Path], base: Path, step: int) -> None:
+    """The checkpoints of seeds trained together (--seeds) are committed as one: each seed's is
+    first written as checkpoint.pt.next; then the group's marker records `step` (the commit), then
+    each is renamed into place. After a kill at any point, `settle` leaves every seed at one step."""
+    update_marker(base, kind="seed-group", committed_step=step)
+    for run_dir in run_dirs:
+        os.replace(run_dir / PENDING_NAME, run_dir / CHECKPOINT_NAME)
+
+
+def settle(base: Path) -> None:
+    """Finish (the group's marker recorded its step) or undo (it did not) a group checkpoint that a
+    kill cut short."""
+    committed = (read_marker(base) or {}).get("committed_step")
+    for run_dir in sorted(base.iterdir()) if base.is_dir() else []:
+        pending = run_dir / PENDING_NAME
+        if not (SEED_FOLDER.fullmatch(run_dir.name) and pending.is_file()):
+            continue
+        try:
+            step = read_checkpoint(pending)["loop"]["step"]
+        except KeelError:
+            step = None
+        if step is not None and step == committed:
+            os.replace(pending, run_dir / CHECKPOINT_NAME)
+        else:
+            pending.unlink()
 
 
 def keep_copy(path: str | os.PathLike, step: int) -> Path:
@@ -57,10 +118,11 @@ def keep_copy(path: str | os.PathLike, step: int) -> Path:
     return dest
 
 
-def read_checkpoint(path: str | os.PathLike, trust_pickle: bool = False) -> dict:
+def read_checkpoint(path: str | os.PathLike, trust_pickle: bool = False, mmap: bool = False) -> dict:
     """Read a keelrl run checkpoint or agent file (a run folder means its checkpoint.pt). A missing,
     truncated, corrupt, incomplete or foreign file is a one-line KeelError; a file that needs code
-    to load is refused unless `trust_pickle` (see the module docstring)."""
+    to load is refused unless `trust_pickle` (see the module docstring). `mmap`: tensors stay in the
+    file until used (to read a counter without loading a replay buffer)."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
@@ -68,7 +130,7 @@ def read_checkpoint(path: str | os.PathLike, trust_pickle: bool = False) -> dict
         raise KeelError(f"no checkpoint at {path}: expected a run folder holding {CHECKPOINT_NAME}, or a .pt file saved by keelrl")
     if not path.is_file():
         raise KeelError(f"{path} is not a file: expected a run folder or a .pt file saved by keelrl")
-    obj = read_state(path, "checkpoint", trust_pickle=trust_pickle)
+    obj = read_state(path, "checkpoint", trust_pickle=trust_pickle, mmap=mmap)
     if not isinstance(obj, dict) or obj.get("keelrl") not in REQUIRED:
         raise KeelError(f"{path} is not a keelrl checkpoint (a foreign file); keelrl reads only run "
                         f"checkpoints ({CHECKPOINT_NAME}) and files saved by save_agent")

@@ -10,6 +10,7 @@ find them again.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,12 +22,14 @@ from keelrl.algos.spec import AlgoSpec
 from keelrl.envs.make import env_label, import_module, make_env
 from keelrl.errors import KeelError
 from keelrl.train import multi_seed
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, read_checkpoint
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint
 from keelrl.train.config import OfflineRunConfig, RunConfig, run_config_class
 from keelrl.train.off_policy import OffPolicyLoop
 from keelrl.train.offline import OfflineLoop
 from keelrl.train.on_policy import RolloutLoop
-from keelrl.train.skeleton import CONFIG_NAME, default_run_dir, prepare_run_dir, resolve_device
+from keelrl.train.run_folder import (CONFIG_NAME, adopt, default_run_dir, plan_run_dir, read_marker, read_run_config,
+                                     remove_temporaries)
+from keelrl.train.skeleton import finish_run, mark_finished, resolve_device
 from keelrl.types import Spaces
 
 LOOPS = {"transitions": OffPolicyLoop, "rollouts": RolloutLoop, "dataset": OfflineLoop}
@@ -48,10 +51,24 @@ def import_recorded(run_dir: str | Path) -> None:
     if config.exists():
         try:
             names = json.loads(config.read_text()).get("imports", [])
-        except (json.JSONDecodeError, AttributeError):
-            return
-        for name in names:
+        except (OSError, ValueError, AttributeError):
+            return   # the reader that needs the config says what is wrong with it
+        for name in names if isinstance(names, list) else []:
             import_module(name, f"recorded in {config}")
+
+
+@contextmanager
+def allocating(what: str):
+    """Building a run's environments, networks and buffers: running out of memory is one line."""
+    try:
+        yield
+    except MemoryError:
+        raise KeelError(f"out of memory while setting up {what}; lower --buffer-size or --num-envs") from None
+    except RuntimeError as e:
+        if "alloc" not in str(e) and "out of memory" not in str(e):
+            raise
+        raise KeelError(f"out of memory while setting up {what} ({str(e).splitlines()[0][:120]}); "
+                        f"lower --buffer-size or --num-envs") from None
 
 
 def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, imports: tuple[str, ...] = ()) -> Path:
@@ -62,6 +79,10 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, impo
     checkpoint, then return), or objects with on_step / on_eval / on_log / on_checkpoint / ...
     hooks (train/callbacks.py), or a list of them.
     `imports`: modules to import again when the run is resumed or evaluated (keel --import).
+
+    Nothing is written until everything that can be checked has been and the run is built
+    (environments, networks, buffers); with `overwrite`, the old run is replaced only then
+    (train/run_folder.py). Ctrl-C or SIGTERM: a checkpoint, then RunInterrupted.
     """
     spec = get_algo(algo)
     expected = run_config_class(spec)
@@ -79,7 +100,7 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, impo
     if run.cuda_graphs:
         from keelrl.speed.cuda_graph import check_cuda_graphs
         check_cuda_graphs(spec, cfg, device, run.compile)
-    # a device, env id, dataset or space we cannot use fails here, before any folder is touched
+    # a device, env id, dataset, space or folder we cannot use fails here, before any folder is touched
     data = None
     if spec.uses_dataset:
         from keelrl.data.offline import load_minari
@@ -98,45 +119,75 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, impo
         run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, env_label(run.env), f"s{run.seed}")
     if spec.check_run is not None:
         spec.check_run(run, cfg)
-    prepare_run_dir(run_dir, run.overwrite)
+    plan = plan_run_dir(run_dir, run.overwrite)
     run.run_dir = str(run_dir)
     meta.update(run=asdict(run), algo_config=asdict(cfg))
-    if data is not None:
-        meta["dataset"] = data.fingerprint()
-    atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
-    if data is not None:
-        return OfflineLoop(spec, run, cfg, run_dir, data=data).run(callback)
-    return LOOPS[spec.trains_from](spec, run, cfg, run_dir).run(callback)
+    with allocating(f"{algo}'s run"):
+        if data is not None:
+            meta["dataset"] = data.fingerprint()
+            loop = OfflineLoop(spec, run, cfg, run_dir, data=data)
+        else:
+            loop = LOOPS[spec.trains_from](spec, run, cfg, run_dir)
+    try:
+        plan.create({"": {CONFIG_NAME: json.dumps(meta, indent=2)}})
+    except BaseException:
+        loop.close()
+        raise
+    return loop.run(callback)
 
 
-def resume(run_dir: str | Path, total_steps: int | None = None, callback=None, progress: bool | None = None) -> Path:
-    """Continue the run in `run_dir` from its checkpoint (optionally to a new `total_steps`)."""
+def resume(run_dir: str | Path, total_steps: int | None = None, callback=None, progress: bool | None = None,
+           trust_pickle: bool = False) -> Path:
+    """Continue the run in `run_dir` from its checkpoint (optionally to a new `total_steps`).
+
+    The checkpoint must belong to the folder's config.json (algorithm, environment or dataset,
+    settings); nothing in the folder changes until the run is rebuilt from it. A run stopped after
+    its last checkpoint but before it drew its curve is finished. `trust_pickle`: also read a
+    checkpoint that needs code to load (keelrl 0.1's); only for files from a source you trust."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_NAME).exists() and run_dir.is_dir():
-        seeds = multi_seed.group_dirs(run_dir)
-        if seeds:  # a folder of seeds trained together (--seeds): continue them together
-            import_recorded(seeds[0])
-            return multi_seed.resume(run_dir, total_steps, callback, progress)[0].parent
+    if not run_dir.is_dir():
+        raise KeelError(f"cannot resume {run_dir}: " + ("it is a file, not a run folder" if run_dir.exists()
+                                                        else "no such folder"))
     if not (run_dir / CONFIG_NAME).exists():
+        if multi_seed.is_group(run_dir):  # a folder of seeds trained together (--seeds): continue them together
+            return multi_seed.resume(run_dir, total_steps, callback, progress, trust_pickle)[0].parent
         raise KeelError(f"cannot resume {run_dir}: it is not a keelrl run folder (no {CONFIG_NAME})")
+    meta = read_run_config(run_dir)
     import_recorded(run_dir)
-    ckpt = read_checkpoint(run_dir / CHECKPOINT_NAME)
-    if ckpt["keelrl"] != "run":
-        raise KeelError(f"{run_dir / CHECKPOINT_NAME} holds an agent, not a run checkpoint")
+    if "seed_group" in meta:
+        multi_seed.settle(run_dir.parent)   # finish or undo a group checkpoint a kill cut short
+    if not (run_dir / CHECKPOINT_NAME).exists():
+        raise KeelError(f"cannot resume {run_dir}: the run stopped before its first checkpoint; start it again "
+                        f"with the same command and --overwrite (it replaces this folder)")
+    ckpt = read_checkpoint(run_dir / CHECKPOINT_NAME, trust_pickle)
+    check_belongs(meta, ckpt, run_dir)
     spec = get_algo(ckpt["algo"])
-    run = run_config_class(spec)(**ckpt["run_config"])
-    cfg = spec.config(**ckpt["algo_config"])
-    step = ckpt["loop"]["step"]
+    try:
+        run = run_config_class(spec)(**ckpt["run_config"])
+        cfg = spec.config(**ckpt["algo_config"])
+        step = int(ckpt["loop"]["step"])
+    except (TypeError, KeyError, ValueError) as e:
+        raise KeelError(f"{run_dir / CHECKPOINT_NAME} holds settings this keelrl cannot use ({e})") from None
     if total_steps is not None:
         run.total_steps = total_steps
-    if run.total_steps <= step:
-        raise KeelError(f"run {run_dir} is already at step {step} of {run.total_steps}; "
-                        f"pass --total-steps N with N > {step} to train it further")
     if progress is not None:
         run.progress = progress
+    if run.total_steps <= step:
+        if step == run.total_steps and not (read_marker(run_dir) or {}).get("finished"):
+            # stopped after its final checkpoint: only the curve and the summary are left to do
+            finish_run(run_dir, run.progress, step, ckpt["loop"].get("last_eval"))
+            adopt(run_dir)
+            mark_finished(run_dir)
+            return run_dir
+        raise KeelError(f"run {run_dir} is already at step {step} of {run.total_steps}; "
+                        f"pass --total-steps N with N > {step} to train it further")
     run.run_dir = str(run_dir)
+    with allocating(f"the resumed run {run_dir}"):
+        loop = LOOPS[spec.trains_from](spec, run, cfg, run_dir, ckpt)
+    # the run is rebuilt: now the folder may change
+    remove_temporaries(run_dir)
+    adopt(run_dir)
     if total_steps is not None:  # the run folder's config records the budget it now has
-        meta = json.loads((run_dir / CONFIG_NAME).read_text())
         meta["run"]["total_steps"] = run.total_steps
         atomic_write_text(json.dumps(meta, indent=2), run_dir / CONFIG_NAME)
-    return LOOPS[spec.trains_from](spec, run, cfg, run_dir, ckpt).run(callback)
+    return loop.run(callback)

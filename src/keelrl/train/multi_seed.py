@@ -23,14 +23,17 @@ from keelrl.version import __version__
 from keelrl.algos import check_spaces, rebuild_agent
 from keelrl.algos.spec import AlgoSpec, Transitions
 from keelrl.data.replay import ReplayBuffer
+from keelrl.device import available_memory, human_bytes
 from keelrl.envs.make import env_label, make_env, make_vector_env, true_next_obs
 from keelrl.envs.state import set_vector_state, vector_state
 from keelrl.errors import KeelError
 from keelrl.speed.sac_seeds import STACKED
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, read_checkpoint
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint, settle
 from keelrl.train.config import RunConfig, parse_seeds
 from keelrl.train.logging import EpisodeTracker
-from keelrl.train.skeleton import CONFIG_NAME, Member, RunSkeleton, default_run_dir, prepare_run_dir, resolve_device
+from keelrl.train.run_folder import (CONFIG_NAME, SEED_FOLDER, default_run_dir, plan_run_dir, read_marker, read_run_config,
+                                     remove_temporaries)
+from keelrl.train.skeleton import Member, RunSkeleton, finish_run, mark_finished, resolve_device
 from keelrl.types import Spaces
 
 
@@ -48,6 +51,10 @@ def seed_dirs(base: Path, seeds: list[int]) -> list[Path]:
     return [base / f"s{s}" for s in seeds]
 
 
+SEED_OVERHEAD = 16 * 2**20
+"""Memory each seed takes besides its replay buffer and networks (its environment copies, its logs), roughly."""
+
+
 def train(spec: AlgoSpec, run: RunConfig, cfg, callback=None, meta: dict | None = None) -> list[Path]:
     """Start len(seeds) runs of `spec`'s algorithm in one process; return their folders. `meta`:
     what every seed's config.json records besides its run settings."""
@@ -58,47 +65,88 @@ def train(spec: AlgoSpec, run: RunConfig, cfg, callback=None, meta: dict | None 
         raise KeelError("--cuda-graphs captures a single-seed update; with --seeds, leave it off (--compile works)")
     STACKED[spec.name].check_config(cfg)
     seeds = parse_seeds(run.seeds)
-    base = Path(run.run_dir) if run.run_dir else default_run_dir(spec.name, run.env, f"eeds{run.seeds}")
-    resolve_device(run.device)
+    base = Path(run.run_dir) if run.run_dir else default_run_dir(spec.name, env_label(run.env), f"eeds{run.seeds}")
+    device = resolve_device(run.device)
     probe = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers)
     try:
-        check_spaces(spec, Spaces.of(probe), env_label(run.env))
+        spaces = Spaces.of(probe)
+        check_spaces(spec, spaces, env_label(run.env))
     finally:
         probe.close()
-    dirs = seed_dirs(base, seeds)
-    for d in dirs:
-        if d.exists() and any(d.iterdir()) and not run.overwrite:
-            raise KeelError(f"run folder {d} already exists; pass --overwrite to replace the group, "
-                            f"--resume {base} to continue it, or choose another --run-dir")
-    runs = []
-    for s, d in zip(seeds, dirs):
-        prepare_run_dir(d, run.overwrite)
+    check_seeds_fit(spec, cfg, run, spaces, len(seeds), device)
+    plan = plan_run_dir(base, run.overwrite)
+    runs, files = [], {}
+    for s, d in zip(seeds, seed_dirs(base, seeds)):
         r = replace(run, seed=s, seeds="", run_dir=str(d))
         seed_meta = {**(meta or {}), "algo": spec.name, "keelrl_version": __version__,
                      "torch_version": torch.__version__, "run": asdict(r), "algo_config": asdict(cfg),
                      "seed_group": {"base": str(base), "seeds": seeds}}
-        atomic_write_text(json.dumps(seed_meta, indent=2), d / CONFIG_NAME)
+        files[d.name] = {CONFIG_NAME: json.dumps(seed_meta, indent=2)}
         runs.append(r)
-    return MultiSeedLoop(spec, runs, cfg, base).run(callback)
+    from keelrl.train.dispatch import allocating
+    with allocating(f"{len(seeds)} seeds"):
+        loop = MultiSeedLoop(spec, runs, cfg, base)
+    try:
+        plan.create(files, kind="seed-group")
+    except BaseException:
+        loop.close()
+        raise
+    return loop.run(callback)
+
+
+def check_seeds_fit(spec: AlgoSpec, cfg, run: RunConfig, spaces: Spaces, count: int, device: torch.device) -> None:
+    """Refuse, before any folder is made, more seeds than fit in memory: each has its replay buffer,
+    its networks with gradients, optimizer moments and targets, and its environment copies."""
+    from keelrl.algos import build_agent
+    needs: Transitions = spec.needs(cfg)
+    buffer = ReplayBuffer.nbytes(needs.buffer_size, spaces.obs_dim, None if spaces.discrete else spaces.act_dim)
+    from keelrl.speed.compiled import agent_parts
+    nets = agent_parts(build_agent(spec, cfg, spaces, "cpu"), torch.nn.Module).values()
+    params = sum(p.numel() for net in nets for p in net.parameters())   # trainable and target networks
+    per_seed = buffer + 4 * 4 * params + SEED_OVERHEAD * (run.num_envs + 1)   # weights, gradients, two Adam moments
+    have = available_memory(device)
+    if count * per_seed > 0.9 * have:
+        fit = max(int(0.9 * have // per_seed), 0)
+        raise KeelError(f"--seeds {run.seeds} asks for {count:,} seeds, which need about {human_bytes(count * per_seed)} "
+                        f"({human_bytes(per_seed)} each, mostly the replay buffer) and {human_bytes(have)} of "
+                        f"{device.type} memory is available: at most {fit} fit; lower --buffer-size or start several groups")
+
+
+def is_group(base: Path) -> bool:
+    """Whether `base` is a folder of seeds trained together (--seeds)."""
+    marker = read_marker(base)
+    if marker is not None:
+        return marker.get("kind") == "seed-group"
+    return base.is_dir() and not (base / CONFIG_NAME).exists() and any(
+        (d / CONFIG_NAME).exists() for d in base.iterdir() if d.is_dir() and SEED_FOLDER.fullmatch(d.name))
 
 
 def group_dirs(base: Path) -> list[Path] | None:
-    """The seed folders of a group started with --seeds (BASE/s<seed> with a checkpoint), or None."""
-    if (base / CONFIG_NAME).exists() or not base.is_dir():
+    """The seed folders of a group started with --seeds (BASE/s<seed>), in seed order, or None."""
+    if not is_group(base):
         return None
-    dirs = sorted((d for d in base.iterdir() if d.is_dir() and (d / CHECKPOINT_NAME).exists()
-                   and (d / CONFIG_NAME).exists() and "seed_group" in json.loads((d / CONFIG_NAME).read_text())),
-                  key=lambda d: json.loads((d / CONFIG_NAME).read_text())["run"]["seed"])
-    return dirs or None
+    dirs = [d for d in base.iterdir() if d.is_dir() and SEED_FOLDER.fullmatch(d.name) and (d / CONFIG_NAME).exists()]
+    return sorted(dirs, key=lambda d: int(d.name[1:])) or None
 
 
-def resume(base: Path, total_steps: int | None = None, callback=None, progress: bool | None = None) -> list[Path]:
+def resume(base: Path, total_steps: int | None = None, callback=None, progress: bool | None = None,
+           trust_pickle: bool = False) -> list[Path]:
     """Continue every seed of the group in `base` from its checkpoint, in one process."""
     from keelrl.algos import get_algo
+    from keelrl.train.dispatch import allocating, import_recorded
     dirs = group_dirs(base)
     if dirs is None:
         raise KeelError(f"cannot resume {base}: it is neither a keelrl run folder nor a folder of seed runs")
-    ckpts = [read_checkpoint(d / CHECKPOINT_NAME) for d in dirs]
+    import_recorded(dirs[0])
+    settle(base)
+    metas = [read_run_config(d) for d in dirs]
+    missing = [d.name for d in dirs if not (d / CHECKPOINT_NAME).exists()]
+    if missing:
+        raise KeelError(f"cannot resume {base}: the group stopped before its first checkpoint ({', '.join(missing[:3])} "
+                        f"have none); start it again with the same command and --overwrite")
+    ckpts = [read_checkpoint(d / CHECKPOINT_NAME, trust_pickle) for d in dirs]
+    for meta, c, d in zip(metas, ckpts, dirs):
+        check_belongs(meta, c, d)
     steps = {c["loop"]["step"] for c in ckpts}
     if len(steps) != 1 or len({c["algo"] for c in ckpts}) != 1:
         raise KeelError(f"the seed runs in {base} are at different steps {sorted(steps)}; "
@@ -109,16 +157,25 @@ def resume(base: Path, total_steps: int | None = None, callback=None, progress: 
         r.run_dir = str(d)
         if total_steps is not None:
             r.total_steps = total_steps
-            meta = json.loads((d / CONFIG_NAME).read_text())
-            meta["run"]["total_steps"] = total_steps
-            atomic_write_text(json.dumps(meta, indent=2), d / CONFIG_NAME)
         if progress is not None:
             r.progress = progress
     if runs[0].total_steps <= step:
+        if step == runs[0].total_steps and not all((read_marker(d) or {}).get("finished") for d in dirs):
+            for d, c in zip(dirs, ckpts):   # stopped after the final checkpoints: draw the curves
+                finish_run(d, False, step, c["loop"].get("last_eval"))
+                mark_finished(d)
+            return dirs
         raise KeelError(f"the runs in {base} are already at step {step} of {runs[0].total_steps}; "
                         f"pass --total-steps N with N > {step} to train them further")
     cfg = spec.config(**ckpts[0]["algo_config"])
-    return MultiSeedLoop(spec, runs, cfg, base, ckpts).run(callback)
+    with allocating(f"the resumed group {base}"):
+        loop = MultiSeedLoop(spec, runs, cfg, base, ckpts)
+    for d, meta in zip(dirs, metas):   # the group is rebuilt: now the folders may change
+        remove_temporaries(d)
+        if total_steps is not None:
+            meta["run"]["total_steps"] = total_steps
+            atomic_write_text(json.dumps(meta, indent=2), d / CONFIG_NAME)
+    return loop.run(callback)
 
 
 class MultiSeedLoop:

@@ -19,12 +19,10 @@ seed of a stack). The loop owns its step counter and what one iteration does; th
 """
 from __future__ import annotations
 
-import shutil
 import signal
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,56 +32,50 @@ import torch
 from keelrl.device import resolve_device  # noqa: F401  (re-exported for the loops)
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
-from keelrl.train.checkpoint import CHECKPOINT_NAME, identity, keep_copy, write_checkpoint
+from keelrl.train.checkpoint import CHECKPOINT_NAME, PENDING_NAME, commit_group, identity, keep_copy, write_checkpoint
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
+from keelrl.train.run_folder import mark_finished, read_marker
 
-CONFIG_NAME = "config.json"
 
 
 class TrainingDiverged(KeelError):
     """A loss became NaN or infinite."""
 
 
-def default_run_dir(algo: str, source: str, seed: int | str) -> Path:
-    """runs/<algo>-<env or dataset>-s<seed>-<date>."""
-    return Path("runs") / f"{algo}-{source.replace('/', '_')}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped a run after it wrote its checkpoint. A KeyboardInterrupt, so
+    that a script stops as it would on Ctrl-C; `keel` exits 128 + the signal's number (130, 143)."""
 
-
-def prepare_run_dir(path: Path, overwrite: bool) -> None:
-    """Create the run folder; refuse to reuse a non-empty one unless overwrite is set, and never
-    delete a folder that is not a keelrl run."""
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise KeelError(f"run folder {path} already exists; pass --overwrite to replace it, "
-                            f"--resume {path} to continue it, or choose another --run-dir")
-        if not (path / CONFIG_NAME).exists():
-            raise KeelError(f"refusing to overwrite {path}: it is not a keelrl run folder (no {CONFIG_NAME})")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.message, self.signum = message, signum
 
 
 class StopFlag:
-    """Ctrl-C sets a flag that the loop reads at the end of an iteration, so the checkpoint it
-    then writes is consistent; a second Ctrl-C interrupts at once."""
+    """Ctrl-C or SIGTERM (what schedulers send) sets a flag that the loop reads at the end of an
+    iteration, so the checkpoint it then writes is consistent; a second one interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.stop = False
-        self._old = None
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> "StopFlag":
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
+            self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS}
         return self
 
     def _handler(self, signum, frame) -> None:
         if self.stop:
             raise KeyboardInterrupt
-        self.stop = True
+        self.stop, self.signum = True, signum
 
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for s, old in self._old.items():
+            signal.signal(s, old)
 
 
 def setup_process(run) -> tuple[torch.device, np.random.Generator]:
@@ -222,9 +214,14 @@ class RunSkeleton:
             state = self.loop.checkpoint_state(i)
             self._check_finite_agent(state["agent"], m)
             run_config, algo_config = asdict(m.run), asdict(self.cfg)
+            # seeds trained together are committed as one (a kill never leaves them at different steps)
             write_checkpoint({"keelrl": "run", "algo": self.algo, **state, "loop": {**state["loop"], **self.state_dict(i)},
                               "identity": identity(self.algo, run_config, algo_config),
-                              "run_config": run_config, "algo_config": algo_config}, m.run_dir / CHECKPOINT_NAME)
+                              "run_config": run_config, "algo_config": algo_config},
+                             m.run_dir / (PENDING_NAME if self.stacked else CHECKPOINT_NAME))
+        if self.stacked:
+            commit_group([m.run_dir for m in self.members], self.resume_target, self.loop.step)
+        for m in self.members:
             if getattr(m.run, "keep_checkpoints", False):
                 keep_copy(m.run_dir / CHECKPOINT_NAME, self.loop.step)
         self.last_checkpoint_step = self.loop.step
@@ -274,6 +271,9 @@ class RunSkeleton:
         rate_t, rate_step, rate = time.perf_counter(), loop.step, 0.0
         bar_t = rate_t
         dirs = [m.run_dir for m in self.members]
+        for d in dirs:   # going on: a finished run given more steps is unfinished until it ends again
+            if (read_marker(d) or {}).get("finished"):
+                mark_finished(d, False)
         try:
             with StopFlag() as flag:
                 if self.callbacks:
@@ -295,8 +295,11 @@ class RunSkeleton:
                         self.checkpoint()
                     if stop:
                         plural = "s" if self.stacked else ""
-                        print(f"stopped at {self.unit} {loop.step}; checkpoint{plural} saved. "
-                              f"Continue with: keel train --resume {self.resume_target}")
+                        message = (f"stopped at {self.unit} {loop.step}; checkpoint{plural} saved. "
+                                   f"Continue with: keel train --resume {self.resume_target}")
+                        if flag.signum is not None:   # Ctrl-C or SIGTERM: the caller must see it was interrupted
+                            raise RunInterrupted(message, flag.signum)
+                        print(message)
                         return dirs
                 if self.last_eval_step != loop.step:
                     self.evaluate()   # the final evaluation, at the end of the budget
@@ -317,6 +320,7 @@ class RunSkeleton:
         single = not self.stacked
         for m, ev in zip(self.members, self.last_eval):
             finish_run(m.run_dir, m.run.progress and single, self.loop.step, ev)
+            mark_finished(m.run_dir)
         if not single and self.settings.progress:
             evals = ", ".join("-" if e is None else f"{e:.1f}" for e in self.last_eval)
             seeds = ",".join(str(m.run.seed) for m in self.members)
