@@ -9,8 +9,7 @@ from keelrl.data.offline import dataset_env
 from keelrl.envs.make import make_env
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
-from keelrl.train.dispatch import import_recorded
-from keelrl.train.run_folder import CONFIG_NAME, read_run_config
+from keelrl.train.run_folder import CONFIG_NAME, import_recorded, read_run_config
 from keelrl.types import Spaces
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 

@@ -33,7 +33,7 @@ class RunConfig:
     run_dir: str | None = None
     """Output folder; default runs/<algo>-<env>-s<seed>-<date>."""
     overwrite: bool = False
-    """Replace an existing run folder instead of refusing to start."""
+    """Replace an existing run folder instead of refusing to start: only one keelrl made, holding nothing but a run's files, and only once the new run is built (docs/guarantees.md)."""
     device: str = "auto"
     """Training device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
     threads: int = 0
@@ -104,7 +104,7 @@ class OfflineRunConfig:
     run_dir: str | None = None
     """Output folder; default runs/<algo>-<dataset>-s<seed>-<date>."""
     overwrite: bool = False
-    """Replace an existing run folder instead of refusing to start."""
+    """Replace an existing run folder instead of refusing to start: only one keelrl made, holding nothing but a run's files, and only once the new run is built (docs/guarantees.md)."""
     device: str = "auto"
     """Training device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
     threads: int = 0

@@ -10,7 +10,6 @@ find them again.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from keelrl.version import __version__
 from keelrl.algos import check_spaces, get_algo
 from keelrl.algos.spec import AlgoSpec
-from keelrl.envs.make import env_label, import_module, make_env
+from keelrl.envs.make import env_label, make_env
 from keelrl.errors import KeelError
 from keelrl.train import multi_seed
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint
@@ -27,9 +26,9 @@ from keelrl.train.config import OfflineRunConfig, RunConfig, run_config_class
 from keelrl.train.off_policy import OffPolicyLoop
 from keelrl.train.offline import OfflineLoop
 from keelrl.train.on_policy import RolloutLoop
-from keelrl.train.run_folder import (CONFIG_NAME, adopt, default_run_dir, plan_run_dir, read_marker, read_run_config,
-                                     remove_temporaries)
-from keelrl.train.skeleton import finish_run, mark_finished, resolve_device
+from keelrl.train.run_folder import (CONFIG_NAME, adopt, default_run_dir, import_recorded, plan_run_dir, read_marker,
+                                     read_run_config, remove_temporaries)
+from keelrl.train.skeleton import allocating, finish_run, mark_finished, resolve_device
 from keelrl.types import Spaces
 
 LOOPS = {"transitions": OffPolicyLoop, "rollouts": RolloutLoop, "dataset": OfflineLoop}
@@ -42,33 +41,6 @@ def _imports(spec: AlgoSpec, imports: tuple[str, ...] | list[str]) -> list[str]:
     if not spec.origin.startswith("keelrl") and spec.origin != "__main__" and spec.origin not in names:
         names.append(spec.origin)
     return names
-
-
-def import_recorded(run_dir: str | Path) -> None:
-    """Import the modules a run folder's config.json records (`imports`), before its algorithm or
-    environment is looked up."""
-    config = Path(run_dir) / CONFIG_NAME
-    if config.exists():
-        try:
-            names = json.loads(config.read_text()).get("imports", [])
-        except (OSError, ValueError, AttributeError):
-            return   # the reader that needs the config says what is wrong with it
-        for name in names if isinstance(names, list) else []:
-            import_module(name, f"recorded in {config}")
-
-
-@contextmanager
-def allocating(what: str):
-    """Building a run's environments, networks and buffers: running out of memory is one line."""
-    try:
-        yield
-    except MemoryError:
-        raise KeelError(f"out of memory while setting up {what}; lower --buffer-size or --num-envs") from None
-    except RuntimeError as e:
-        if "alloc" not in str(e) and "out of memory" not in str(e):
-            raise
-        raise KeelError(f"out of memory while setting up {what} ({str(e).splitlines()[0][:120]}); "
-                        f"lower --buffer-size or --num-envs") from None
 
 
 def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, imports: tuple[str, ...] = ()) -> Path:

@@ -31,9 +31,9 @@ from keelrl.speed.sac_seeds import STACKED
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint, settle
 from keelrl.train.config import RunConfig, parse_seeds
 from keelrl.train.logging import EpisodeTracker
-from keelrl.train.run_folder import (CONFIG_NAME, SEED_FOLDER, default_run_dir, plan_run_dir, read_marker, read_run_config,
-                                     remove_temporaries)
-from keelrl.train.skeleton import Member, RunSkeleton, finish_run, mark_finished, resolve_device
+from keelrl.train.run_folder import (CONFIG_NAME, SEED_FOLDER, default_run_dir, import_recorded, plan_run_dir, read_marker,
+                                     read_run_config, remove_temporaries)
+from keelrl.train.skeleton import Member, RunSkeleton, allocating, finish_run, mark_finished, resolve_device
 from keelrl.types import Spaces
 
 
@@ -83,7 +83,6 @@ def train(spec: AlgoSpec, run: RunConfig, cfg, callback=None, meta: dict | None 
                      "seed_group": {"base": str(base), "seeds": seeds}}
         files[d.name] = {CONFIG_NAME: json.dumps(seed_meta, indent=2)}
         runs.append(r)
-    from keelrl.train.dispatch import allocating
     with allocating(f"{len(seeds)} seeds"):
         loop = MultiSeedLoop(spec, runs, cfg, base)
     try:
@@ -133,7 +132,6 @@ def resume(base: Path, total_steps: int | None = None, callback=None, progress: 
            trust_pickle: bool = False) -> list[Path]:
     """Continue every seed of the group in `base` from its checkpoint, in one process."""
     from keelrl.algos import get_algo
-    from keelrl.train.dispatch import allocating, import_recorded
     dirs = group_dirs(base)
     if dirs is None:
         raise KeelError(f"cannot resume {base}: it is neither a keelrl run folder nor a folder of seed runs")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from keelrl.envs.make import import_module
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_text
 from keelrl.version import __version__
@@ -236,3 +237,16 @@ def adopt(run_dir: Path) -> None:
     """Give a run folder of keelrl 0.1 (no marker) its marker, once it is resumed."""
     if read_marker(run_dir) is None:
         write_marker(run_dir, "run")
+
+
+def import_recorded(run_dir: str | Path) -> None:
+    """Import the modules a run folder's config.json records (`imports`), before its algorithm or
+    environment is looked up."""
+    config = Path(run_dir) / CONFIG_NAME
+    if config.exists():
+        try:
+            names = json.loads(config.read_text()).get("imports", [])
+        except (OSError, ValueError, AttributeError):
+            return   # the reader that needs the config says what is wrong with it
+        for name in names if isinstance(names, list) else []:
+            import_module(name, f"recorded in {config}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +42,20 @@ from keelrl.train.run_folder import mark_finished, read_marker
 
 class TrainingDiverged(KeelError):
     """A loss became NaN or infinite."""
+
+
+@contextmanager
+def allocating(what: str):
+    """Building a run's environments, networks and buffers: running out of memory is one line."""
+    try:
+        yield
+    except MemoryError:
+        raise KeelError(f"out of memory while setting up {what}; lower --buffer-size or --num-envs") from None
+    except RuntimeError as e:
+        if "alloc" not in str(e) and "out of memory" not in str(e):
+            raise
+        raise KeelError(f"out of memory while setting up {what} ({str(e).splitlines()[0][:120]}); "
+                        f"lower --buffer-size or --num-envs") from None
 
 
 class RunInterrupted(KeyboardInterrupt):
