@@ -1,6 +1,7 @@
 """Run folders: --overwrite replaces only what keelrl made, and only once the new run is built;
 nothing the user put anywhere is deleted; what a kill leaves behind is cleaned up or finished."""
 import json
+import os
 
 import pytest
 
@@ -143,3 +144,25 @@ def test_resume_before_the_first_checkpoint_points_to_overwrite(tmp_path):
         resume(run_dir)
     with pytest.raises(KeelError, match="stopped before its first checkpoint; pass --overwrite"):
         train("sac", _run(run_dir), _cfg())
+
+
+def test_leftovers_of_a_swap_cut_short_are_removed(tmp_path):
+    run_dir = train("sac", _run(tmp_path / "r"), _cfg())
+    dead = 2 ** 22 + 12345   # above Linux's default pid_max: no such process
+    for kind in ("new", "old"):
+        (tmp_path / f".r.keelrl-{kind}-{dead}-120000000000").mkdir()
+    (tmp_path / f".r.keelrl-new-{os.getpid()}-120000000000").mkdir()   # a swap in progress: left alone
+    train("sac", _run(run_dir, total=60, overwrite=True), _cfg())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".r.keelrl-new-{os.getpid()}-120000000000", "r"]
+
+
+def test_overwrite_of_a_seed_group(tmp_path):
+    base = tmp_path / "g"
+    train("sac", _run(base, seeds="0-2"), _cfg())
+    assert read_marker(base)["kind"] == "seed-group"
+    train("sac", _run(base, total=60, seeds="0-1", overwrite=True), _cfg())
+    assert sorted(p.name for p in base.iterdir()) == [MARKER, "s0", "s1"]
+    (base / "s0" / "notes.md").write_text("mine")
+    with pytest.raises(KeelError, match=r"holds files keelrl did not write \(s0/notes.md\)"):
+        train("sac", _run(base, seeds="0-1", overwrite=True), _cfg())
+    assert (base / "s0" / "notes.md").exists()

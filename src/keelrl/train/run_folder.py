@@ -152,6 +152,7 @@ class RunDirPlan:
                 raise
             os.replace(new, path)
             shutil.rmtree(old, ignore_errors=True)
+            remove_swap_leftovers(path)
         except OSError as e:
             raise KeelError(f"cannot write run folder {path}: {e.strerror or e}; choose another --run-dir") from None
 
@@ -197,8 +198,20 @@ def remove_temporaries(path: Path) -> list[Path]:
             if TEMPORARY.fullmatch(p.name) and p.is_file():
                 p.unlink()
                 removed.append(p)
-    for p in path.parent.glob(f".{path.name}.keelrl-new-*"):   # a new run whose swap was cut short
-        if not _alive(int(p.name.rsplit("-new-", 1)[1].split("-")[0])):
+    return removed + remove_swap_leftovers(path)
+
+
+def remove_swap_leftovers(path: Path) -> list[Path]:
+    """Delete what an --overwrite swap cut short by a kill left beside `path`, once `path` exists: the
+    new run it was filling (`.NAME.keelrl-new-PID-...`) or the old run it was deleting (`-old-`),
+    when the process that made it is gone."""
+    removed = []
+    if not path.is_dir():
+        return removed   # killed between the two renames: the old run waits in its -old- folder
+    for p in path.parent.glob(f".{path.name}.keelrl-*-*"):
+        kind, _, rest = p.name.rpartition(".keelrl-")[2].partition("-")
+        pid = rest.split("-")[0]
+        if kind in ("new", "old") and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed
