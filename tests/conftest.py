@@ -23,6 +23,17 @@ def _one_thread():
     yield
 
 
+@pytest.fixture
+def trained(tmp_path, capsys):
+    """A finished tiny SAC run on Pendulum-v1 made through `keel train` (tests/cli_lines.py's TINY)."""
+    from keelrl.cli import main
+    from tests.cli_lines import TINY
+    run_dir = tmp_path / "run"
+    assert main(["train", "sac", "--env", "Pendulum-v1", "--seed", "2", "--run-dir", str(run_dir), *TINY]) == 0
+    capsys.readouterr()
+    return run_dir
+
+
 # --------------------------------------------------------------------------- offline datasets
 
 @pytest.fixture

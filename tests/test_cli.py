@@ -5,23 +5,7 @@ import pytest
 import torch
 
 from keelrl.cli import main
-
-TINY = ["--hidden-sizes", "8", "8", "--batch-size", "16", "--learning-starts", "50", "--total-steps", "120",
-        "--eval-every", "60", "--eval-episodes", "1", "--no-progress", "--device", "cpu"]
-
-
-def _err_line(capsys):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
-@pytest.fixture
-def trained(tmp_path, capsys):
-    run_dir = tmp_path / "run"
-    assert main(["train", "sac", "--env", "Pendulum-v1", "--seed", "2", "--run-dir", str(run_dir), *TINY]) == 0
-    capsys.readouterr()
-    return run_dir
+from tests.cli_lines import TINY, err_line
 
 
 def test_train_writes_a_complete_run_folder(trained):
@@ -45,14 +29,14 @@ def test_train_writes_a_complete_run_folder(trained):
 def test_bad_input_is_one_clear_line(tmp_path, capsys, args, message):
     run_dir = tmp_path / "never"
     assert main([*args, "--run-dir", str(run_dir)]) == 1
-    assert message in _err_line(capsys)
+    assert message in err_line(capsys)
     assert not run_dir.exists()
 
 
 def test_existing_run_is_refused_and_kept(trained, capsys):
     before = (trained / "eval.csv").read_text()
     assert main(["train", "sac", "--run-dir", str(trained), *TINY]) == 1
-    assert "already exists; pass --overwrite" in _err_line(capsys)
+    assert "already exists; pass --overwrite" in err_line(capsys)
     assert (trained / "eval.csv").read_text() == before
 
 
@@ -64,7 +48,7 @@ def test_overwrite_replaces_a_run_but_never_a_foreign_folder(tmp_path, trained, 
     (foreign / "precious.txt").write_text("keep me")
     capsys.readouterr()
     assert main(["train", "sac", "--run-dir", str(foreign), "--overwrite", *TINY]) == 1
-    assert "not a keelrl run folder" in _err_line(capsys)
+    assert "not a keelrl run folder" in err_line(capsys)
     assert (foreign / "precious.txt").read_text() == "keep me"
 
 
@@ -73,9 +57,9 @@ def test_truncated_checkpoint(trained, capsys):
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 2])
     assert main(["eval", str(trained), "--episodes", "1"]) == 1
-    assert "is truncated or corrupt" in _err_line(capsys)
+    assert "is truncated or corrupt" in err_line(capsys)
     assert main(["train", "--resume", str(trained)]) == 1
-    assert "is truncated or corrupt" in _err_line(capsys)
+    assert "is truncated or corrupt" in err_line(capsys)
 
 
 @pytest.mark.parametrize("content", ["torch-dict", "bytes"])
@@ -88,19 +72,19 @@ def test_foreign_checkpoint(tmp_path, capsys, content):
         path.write_bytes(b"not a checkpoint at all")
         expected = "is truncated or corrupt"
     assert main(["eval", str(path)]) == 1
-    assert expected in _err_line(capsys)
+    assert expected in err_line(capsys)
 
 
 def test_missing_run_folder(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 1
-    assert f"cannot resume {tmp_path / 'nothing'}: no such folder" in _err_line(capsys)
+    assert f"cannot resume {tmp_path / 'nothing'}: no such folder" in err_line(capsys)
 
 
 def test_nan_loss_stops_with_the_loss_and_step_and_keeps_the_last_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "nan"
     args = ["train", "sac", "--run-dir", str(run_dir), "--critic-lr", "1e8", "--checkpoint-every", "50", *TINY]
     assert main(args) == 1
-    err = _err_line(capsys)
+    err = err_line(capsys)
     assert "loss_q" in err and "non-finite at step" in err and "last good checkpoint" in err
     assert main(["eval", str(run_dir), "--episodes", "1"]) == 0   # the checkpoint kept is usable
     from keelrl.train.checkpoint import read_checkpoint

@@ -17,9 +17,7 @@ from keelrl import load_agent
 from keelrl.cli import main
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import read_checkpoint, write_checkpoint
-
-TINY = ["--hidden-sizes", "8", "8", "--batch-size", "16", "--learning-starts", "50", "--total-steps", "120",
-        "--eval-every", "60", "--eval-episodes", "1", "--no-progress", "--device", "cpu"]
+from tests.cli_lines import TINY, err_line
 
 
 class WritesAMarker:
@@ -30,20 +28,6 @@ class WritesAMarker:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
-
-
-def _err_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
-@pytest.fixture
-def trained(tmp_path, capsys):
-    run_dir = tmp_path / "run"
-    assert main(["train", "sac", "--env", "InvertedPendulum-v5", "--seed", "2", "--run-dir", str(run_dir), *TINY]) == 0
-    capsys.readouterr()
-    return run_dir
 
 
 def _poison(checkpoint: Path, marker: Path) -> None:
@@ -63,7 +47,7 @@ def test_a_checkpoint_carrying_code_runs_nowhere(tmp_path, trained, capsys, mina
     ]
     for args in entry_points:
         assert main(args) == 1, args
-        assert "needs code to load (io.open), so keelrl does not open it" in _err_line(capsys)
+        assert "needs code to load (io.open), so keelrl does not open it" in err_line(capsys)
     with pytest.raises(KeelError, match="needs code to load"):
         load_agent(trained)
     assert not marker.exists()
@@ -158,7 +142,7 @@ def test_nan_weights_are_never_saved_as_a_good_checkpoint(tmp_path):
 def test_inputs_that_used_to_end_in_a_traceback(tmp_path, trained, capsys):
     def one_line(args, message, code=1):
         assert main(args) == code, args
-        line = _err_line(capsys)
+        line = err_line(capsys)
         assert message in line, line
 
     (tmp_path / "afile").write_text("x")
@@ -166,8 +150,8 @@ def test_inputs_that_used_to_end_in_a_traceback(tmp_path, trained, capsys):
     one_line(["train", "sac", "--run-dir", str(tmp_path / "afile" / "run"), *TINY], "which is a file")
     one_line(["train", "sac", "--run-dir", "/proc/keel-run", *TINY], "cannot write run folder /proc/keel-run")
     one_line(["train", "sac", *TINY, "--device", "cuda:abc", "--run-dir", str(tmp_path / "d")], "'cuda:abc' is not a device name")
-    one_line(["eval", str(trained), "--env", "Pendulum-v1", "--episodes", "1"],
-             "Pendulum-v1 has observations [3], actions Box [1], but the agent was trained with observations [4]")
+    one_line(["eval", str(trained), "--env", "InvertedPendulum-v5", "--episodes", "1"],
+             "InvertedPendulum-v5 has observations [4], actions Box [1], but the agent was trained with observations [3]")
     write_checkpoint({"keelrl": "run", "algo": "sac"}, tmp_path / "partial.pt")
     one_line(["eval", str(tmp_path / "partial.pt")], "is an incomplete keelrl checkpoint (no agent, loop")
     flipped = bytearray((trained / "checkpoint.pt").read_bytes())
@@ -189,7 +173,7 @@ def test_seeds_beyond_memory_are_refused_before_any_folder(tmp_path, capsys):
     base = tmp_path / "many"
     t0 = time.monotonic()
     assert main(["train", "sac", "--env", "Pendulum-v1", "--seeds", "0-100000", "--run-dir", str(base), *TINY]) == 1
-    line = _err_line(capsys)
+    line = err_line(capsys)
     assert "--seeds 0-100000 asks for 100,001 seeds" in line and "at most" in line
     assert not base.exists() and time.monotonic() - t0 < 30
 
@@ -205,4 +189,4 @@ def test_sweep_out_that_is_a_file_or_unwritable(tmp_path, capsys):
         path.write_text(yaml.safe_dump(spec))
         for extra in modes:
             assert main(["sweep", str(path), *extra]) == 1
-            assert message in _err_line(capsys)
+            assert message in err_line(capsys)

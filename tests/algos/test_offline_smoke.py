@@ -17,6 +17,7 @@ from keelrl.train.config import OfflineRunConfig
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 from keelrl.train.dispatch import train
 from keelrl.types import Spaces
+from tests.cli_lines import err_line
 
 TINY = dict(hidden_sizes=(8, 8), batch_size=16)
 
@@ -102,12 +103,6 @@ CLI_TINY = ["--hidden-sizes", "8", "8", "--batch-size", "16", "--eval-episodes",
             "--device", "cpu"]
 
 
-def _err_line(capsys):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
 def test_cli_train_offline_then_eval_prints_a_normalized_score(tiny_dataset, tmp_path, capsys):
     dataset_id, _ = tiny_dataset()
     run_dir = tmp_path / "run"
@@ -127,14 +122,14 @@ def test_cli_env_for_an_offline_algorithm_is_one_line(tiny_dataset, tmp_path, ca
     dataset_id, _ = tiny_dataset()
     assert main(["train", "iql", "--dataset", dataset_id, "--env", "Hopper-v5", "--run-dir", str(tmp_path / "r"),
                  *CLI_TINY]) == 1
-    assert "iql trains offline on a dataset: pass --dataset ID" in _err_line(capsys)
+    assert "iql trains offline on a dataset: pass --dataset ID" in err_line(capsys)
     assert not (tmp_path / "r").exists()
 
 
 def test_cli_dataset_for_an_online_algorithm_is_one_line(tiny_dataset, tmp_path, capsys):
     dataset_id, _ = tiny_dataset()
     assert main(["train", "sac", "--dataset", dataset_id, "--run-dir", str(tmp_path / "r")]) == 1
-    err = _err_line(capsys)
+    err = err_line(capsys)
     assert "sac trains online in an environment (--env)" in err and "awac, bc, cql, edac, iql, sac_n, td3_bc" in err
     assert not (tmp_path / "r").exists()
 
@@ -158,14 +153,14 @@ def test_cli_unknown_preset_names_the_presets(tiny_dataset, tmp_path, capsys, al
     dataset_id, _ = tiny_dataset()
     assert main(["train", algo, "--dataset", dataset_id, "--preset=walker-expert", "--run-dir", str(tmp_path / "r"),
                  *CLI_TINY]) == 1
-    assert message in _err_line(capsys)
+    assert message in err_line(capsys)
     assert not (tmp_path / "r").exists()
 
 
 def test_cli_missing_dataset_is_one_line(minari_root, tmp_path, capsys):
     assert main(["train", "td3_bc", "--dataset", "keel/hopper/medium-v0", "--run-dir", str(tmp_path / "r"),
                  *CLI_TINY]) == 1
-    err = _err_line(capsys)
+    err = err_line(capsys)
     assert "no Minari dataset 'keel/hopper/medium-v0'" in err and "keel collect" in err
     assert not (tmp_path / "r").exists()
 

@@ -13,6 +13,7 @@ from keelrl.algos import DDPGConfig, DQNConfig, PPOConfig, TD3Config
 from keelrl.cli import main
 from keelrl.train.config import RunConfig
 from keelrl.train.dispatch import train
+from tests.cli_lines import err_line
 
 OFF_POLICY = dict(hidden_sizes=(8, 8), batch_size=16, buffer_size=1000, learning_starts=100)
 PPO_TINY = dict(hidden_sizes=(8, 8), rollout_steps=32, num_minibatches=2, epochs=2)
@@ -81,12 +82,6 @@ def test_short_run_writes_finite_logs_and_a_loadable_agent(tmp_path, case):
     env.close()
 
 
-def _err_line(capsys):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
 @pytest.mark.parametrize("algo, env_id, alternatives", [
     ("dqn", "Pendulum-v1", "SAC, TD3, DDPG or PPO"),
     ("td3", "CartPole-v1", "DQN or PPO"),
@@ -95,7 +90,7 @@ def _err_line(capsys):
 def test_action_space_mismatch_is_one_line_naming_what_fits(tmp_path, capsys, algo, env_id, alternatives):
     run_dir = tmp_path / "never"
     assert main(["train", algo, "--env", env_id, "--run-dir", str(run_dir), "--no-progress"]) == 1
-    err = _err_line(capsys)
+    err = err_line(capsys)
     assert algo.upper() in err and env_id in err and alternatives in err
     assert not run_dir.exists()
 
@@ -120,5 +115,5 @@ def test_ppo_one_sample_minibatches_fail_cleanly_or_train(tmp_path, capsys):
                  "--total-steps", "8", "--hidden-sizes", "8", "8", "--eval-episodes", "1", "--no-progress",
                  "--device", "cpu", "--run-dir", str(tmp_path / "run")])
     assert code == 1
-    assert "minibatches of 1 sample; they need at least 2" in _err_line(capsys)
+    assert "minibatches of 1 sample; they need at least 2" in err_line(capsys)
     assert not (tmp_path / "run").exists()      # refused before any folder is made

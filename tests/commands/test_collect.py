@@ -13,6 +13,7 @@ from keelrl.data.offline import load_minari
 from keelrl.train.checkpoint import read_checkpoint
 from keelrl.train.config import RunConfig
 from keelrl.train.dispatch import train
+from tests.cli_lines import err_line
 
 ENV = "InvertedPendulum-v5"
 
@@ -29,12 +30,6 @@ def sac_run(tmp_path_factory):
 
 def _collect(*args):
     return main(["collect", *args, "--ref-episodes", "2", "--num-envs", "2"])
-
-
-def _err_line(capsys):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 def test_keep_checkpoints_saves_every_periodic_checkpoint(sac_run):
@@ -117,7 +112,7 @@ def test_collect_errors_are_one_line(sac_run, minari_root, tmp_path, capsys):
     ]
     for args, message in cases:
         assert _collect(*args) == 1, args
-        assert message in _err_line(capsys), args
+        assert message in err_line(capsys), args
     assert sorted(p.name for p in (minari_root / "test" / "ip").iterdir()) == ["random-v0"]
     assert not (minari_root / "test" / "pendulum").exists()
     # --overwrite replaces
