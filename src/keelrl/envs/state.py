@@ -6,7 +6,7 @@ environment): the instance attributes that hold numbers, strings, arrays and con
 (TimeLimit's step counter, CartPole's state, a probe's observation, ...), random generators as their
 `bit_generator.state`, MuJoCo's MjData as its arrays (qpos, qvel, act, ctrl, the solver's warm
 start, the derived quantities an environment may read before its next step) and its time, and,
-one level down, the same of small helper objects (a running-mean object of a normalization
+up to two levels down, the same of small helper objects (a running-mean object of a normalization
 wrapper). Restoring writes them into a freshly made copy of the same environment (same id, kwargs
 and wrappers), whose construction-time parts (model, spaces, renderer) are already right.
 
@@ -33,7 +33,7 @@ CONSTRUCTION = frozenset({"_saved_kwargs", "_ezpickle_args", "_ezpickle_kwargs",
                           "metadata", "_metadata", "render_mode"})
 """Attributes fixed when an environment is made, which a freshly made copy already has."""
 DEPTH = 2
-"""How far below a layer helper objects are followed."""
+"""How many levels of helper objects below a layer are followed."""
 
 
 def _mujoco_types() -> tuple[type, type] | None:

@@ -21,7 +21,7 @@ from keelrl.algos.spec import AlgoSpec
 from keelrl.envs.make import env_label, make_env
 from keelrl.errors import KeelError
 from keelrl.train import multi_seed
-from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint
+from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint, settle
 from keelrl.train.config import OfflineRunConfig, RunConfig, run_config_class
 from keelrl.train.off_policy import OffPolicyLoop
 from keelrl.train.offline import OfflineLoop
@@ -127,7 +127,7 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback=None, p
     meta = read_run_config(run_dir)
     import_recorded(run_dir)
     if "seed_group" in meta:
-        multi_seed.settle(run_dir.parent)   # finish or undo a group checkpoint a kill cut short
+        settle(run_dir.parent)   # finish or undo a group checkpoint a kill cut short
     if not (run_dir / CHECKPOINT_NAME).exists():
         raise KeelError(f"cannot resume {run_dir}: the run stopped before its first checkpoint; start it again "
                         f"with the same command and --overwrite (it replaces this folder)")
