@@ -1,6 +1,7 @@
 """keelrl used as a hostile or careless user would: a checkpoint carrying code in every entry point
 that opens one, signals, a full disk, and the inputs that used to end in a traceback. Each gets one
 line saying what is wrong and what is allowed, runs nothing from a file, and loses nothing."""
+import json
 import os
 import resource
 import signal
@@ -190,3 +191,18 @@ def test_sweep_out_that_is_a_file_or_unwritable(tmp_path, capsys):
         for extra in modes:
             assert main(["sweep", str(path), *extra]) == 1
             assert message in err_line(capsys)
+
+
+def test_a_run_folder_cannot_get_a_module_beside_it_imported(tmp_path, trained, capsys, monkeypatch):
+    """Unpacked beside a module of its own, a shared run folder that records that module as an import
+    does not get it imported: names read from files come from installed packages only."""
+    marker = tmp_path / "payload-ran"
+    (tmp_path / "beside_the_run.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    meta = json.loads((trained / "config.json").read_text())
+    (trained / "config.json").write_text(json.dumps({**meta, "imports": ["beside_the_run"]}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    for args in (["eval", str(trained), "--episodes", "1"], ["train", "--resume", str(trained), "--total-steps", "200"]):
+        assert main(args) == 1
+        assert "'beside_the_run' (recorded in" in (line := err_line(capsys)) and "keel --import beside_the_run" in line
+    assert not marker.exists()

@@ -12,6 +12,7 @@ one run share them and normalized scores 100 · (R - min) / (max - min) compare 
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import torch
 from keelrl.data.collection import collect_episodes, concatenate_episodes, episodes_from_transitions
 from keelrl.data.offline import check_dataset_id, dataset_dir, write_minari
 from keelrl.envs.action_bounds import ActionBounds
-from keelrl.envs.make import make_env, make_vector_env
+from keelrl.envs.make import make_env, make_vector_env, names_from_a_file
 from keelrl.envs.spaces import continuous_actions
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import CHECKPOINT_NAME, agent_from_checkpoint, read_checkpoint
@@ -146,7 +147,13 @@ def medium_checkpoint(run_dir: Path, random_score: float | None = None) -> Path:
 
 
 def collect(cfg: CollectConfig) -> Path:
-    """Build the dataset `cfg` describes; return its folder."""
+    """Build the dataset `cfg` describes; return its folder. An environment id read from a checkpoint
+    imports its module from installed packages only (names_from_a_file)."""
+    with names_from_a_file() if cfg.env is None else contextlib.nullcontext():
+        return _collect(cfg)
+
+
+def _collect(cfg: CollectConfig) -> Path:
     medium_run = None
     if cfg.kind in ("medium", "medium-replay") and cfg.policy and Path(cfg.policy).is_dir():
         medium_run = Path(cfg.policy)           # the checkpoint is picked below, once the random score is known

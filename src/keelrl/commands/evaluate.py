@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from keelrl.data.offline import dataset_env
-from keelrl.envs.make import make_env
+from keelrl.envs.make import make_env, names_from_a_file
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
 from keelrl.train.run_folder import CONFIG_NAME, import_recorded, read_run_config
@@ -16,7 +16,16 @@ from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 
 def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: str | None = None,
                    video: str | None = None, trust_pickle: bool = False) -> np.ndarray:
-    path_ = Path(path)
+    """Run `episodes` deterministic episodes of the policy saved at `path` (run folder, checkpoint or
+    agent file) and print their returns. Module names the file records are imported from installed
+    packages only (names_from_a_file)."""
+    with names_from_a_file():
+        return _evaluate(Path(path), episodes, seed, env_id, video, trust_pickle)
+
+
+def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, video: str | None,
+              trust_pickle: bool) -> np.ndarray:
+    path = str(path_)
     if path_.is_dir():
         import_recorded(path_)   # the run's own algorithm or environment module, if it has one
     ckpt = read_checkpoint(path_, trust_pickle)

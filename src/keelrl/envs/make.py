@@ -7,11 +7,13 @@ but not through a termination.
 """
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib
 import os
 import re
 import sys
+from contextlib import contextmanager
 from typing import Callable
 
 import gymnasium as gym
@@ -30,16 +32,40 @@ def _known_ids() -> list[str]:
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
+_SEARCH_CWD: contextvars.ContextVar[bool] = contextvars.ContextVar("keelrl_search_cwd", default=True)
+
+
+@contextmanager
+def names_from_a_file():
+    """Within this block, module names come from a file (a run folder's config.json, a checkpoint):
+    they are imported from installed packages and PYTHONPATH only, never from the current folder, so
+    a shared run folder cannot get a module of its own imported by unpacking it beside one. A module
+    of the current folder is imported once the user names it (keel --import MODULE)."""
+    token = _SEARCH_CWD.set(False)
+    try:
+        yield
+    finally:
+        _SEARCH_CWD.reset(token)
+
+
 def import_module(name: str, why: str) -> None:
-    """Import a user's module by its dotted name (the current folder first, as `python -m` does), or
-    raise a one-line KeelError. Only a module name is taken, never a path: a run folder that records
-    an import can name a module already importable here, not bring code of its own."""
+    """Import a user's module by its dotted name, or raise a one-line KeelError. Only a module name is
+    taken, never a path. The current folder is searched after the installed packages (never before:
+    a file there cannot shadow one of them), and not at all for names read from a file (`names_from_a_file`)."""
     if not MODULE_NAME.fullmatch(str(name)):
         raise KeelError(f"{name!r} ({why}) is not a module name; give a dotted Python name such as mypkg or mypkg.envs")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    cwd = os.getcwd()
+    if _SEARCH_CWD.get() and cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
     try:
         importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        top = name.split(".")[0]
+        if not _SEARCH_CWD.get() and e.name == top and (os.path.exists(f"{top}.py") or os.path.isdir(top)):
+            raise KeelError(f"module {name!r} ({why}) is in the current folder, which names read from a run folder "
+                            f"or checkpoint are not imported from; if you trust it, name it yourself: "
+                            f"keel --import {top} ...") from None
+        raise KeelError(f"cannot import module {name!r} ({why}): {type(e).__name__}: {e}") from None
     except Exception as e:
         raise KeelError(f"cannot import module {name!r} ({why}): {type(e).__name__}: {e}") from None
 

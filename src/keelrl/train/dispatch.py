@@ -18,7 +18,7 @@ import torch
 from keelrl.version import __version__
 from keelrl.algos import check_spaces, get_algo
 from keelrl.algos.spec import AlgoSpec
-from keelrl.envs.make import env_label, make_env
+from keelrl.envs.make import env_label, make_env, names_from_a_file
 from keelrl.errors import KeelError
 from keelrl.train import multi_seed
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint, settle
@@ -115,8 +115,13 @@ def resume(run_dir: str | Path, total_steps: int | None = None, callback=None, p
     The checkpoint must belong to the folder's config.json (algorithm, environment or dataset,
     settings); nothing in the folder changes until the run is rebuilt from it. A run stopped after
     its last checkpoint but before it drew its curve is finished. `trust_pickle`: also read a
-    checkpoint that needs code to load (keelrl 0.1's); only for files from a source you trust."""
-    run_dir = Path(run_dir)
+    checkpoint that needs code to load (keelrl 0.1's); only for files from a source you trust.
+    Module names the run folder records are imported from installed packages only (names_from_a_file)."""
+    with names_from_a_file():
+        return _resume(Path(run_dir), total_steps, callback, progress, trust_pickle)
+
+
+def _resume(run_dir: Path, total_steps: int | None, callback, progress: bool | None, trust_pickle: bool) -> Path:
     if not run_dir.is_dir():
         raise KeelError(f"cannot resume {run_dir}: " + ("it is a file, not a run folder" if run_dir.exists()
                                                         else "no such folder"))
