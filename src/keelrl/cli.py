@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Annotated
 
 from keelrl.errors import KeelError
 
@@ -44,14 +45,20 @@ def _train_spec(spec, preset: dict | None = None):
     and the algorithm's Config, flattened into one flag namespace. A preset changes the Config's
     defaults, so flags given explicitly still win."""
     import tyro
+    from keelrl.speed.sac_seeds import STACKED
     from keelrl.train.config import run_config_class
     run_cls = run_config_class(spec)
+    if not spec.uses_dataset and spec.name not in STACKED:   # --seeds stacks SAC only: no flag for the others
+        run_cls = dataclasses.make_dataclass(
+            run_cls.__name__, [("seeds", Annotated[str, tyro.conf.Suppress], dataclasses.field(default=""))],
+            bases=(run_cls,))
     run_field = (("run", run_cls) if spec.uses_dataset else ("run", run_cls, dataclasses.field(default_factory=run_cls)))
     cls = dataclasses.make_dataclass(
         f"Train{spec.name.upper()}",
         [run_field, ("algo", spec.config, dataclasses.field(default_factory=lambda: spec.config(**(preset or {}))))])
     cls.__doc__ = f"keel train {spec.name}: {spec.summary}." + (
-        f" Presets (--preset NAME): {', '.join(spec.presets)}." if spec.presets else "")
+        f" --preset NAME starts from a preset's Config values, which flags given still override; presets: "
+        f"{', '.join(spec.presets)}." if spec.presets else "")
     return tyro.conf.OmitArgPrefixes[cls]
 
 
@@ -105,6 +112,10 @@ def _cmd_train(argv: list[str]) -> int:
     if not spec.uses_dataset and any(a == "--dataset" or a.startswith("--dataset=") for a in rest):
         offline = ", ".join(n for n, s in sorted(ALGOS.items()) if s.uses_dataset)
         raise KeelError(f"{spec.name} trains online in an environment (--env); the offline algorithms are {offline}")
+    from keelrl.speed.sac_seeds import STACKED
+    if spec.name not in STACKED and any(a == "--seeds" or a.startswith("--seeds=") for a in rest):
+        raise KeelError(f"--seeds trains several seeds in one process for {', '.join(STACKED)}; for {spec.name}, "
+                        f"start one run per --seed (or use keel sweep)")
     import tyro
     parsed = tyro.cli(_train_spec(spec, preset), args=rest, prog=f"keel train {spec.name}")
     dispatch.train(spec.name, parsed.run, parsed.algo, imports=IMPORTS)
@@ -113,7 +124,8 @@ def _cmd_train(argv: list[str]) -> int:
 
 def _cmd_eval(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="keel eval", description="Deterministic evaluation of a saved policy.")
-    p.add_argument("run_dir", help="run folder (or a checkpoint / agent .pt file)")
+    p.add_argument("run_dir", help="run folder, a --seeds group (every seed, then their mean and 95%% interval), "
+                                   "or a checkpoint / agent .pt file")
     p.add_argument("--episodes", type=int, default=10, help="deterministic episodes to run (default %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the run's evaluation seed)")
     p.add_argument("--env", default=None, help="environment id (default: the run's)")
@@ -129,13 +141,18 @@ def _cmd_eval(argv: list[str]) -> int:
 
 
 def _cmd_plot(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="keel plot", description="Learning curves: mean over seeds with a 95% band.")
-    p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--out", default="learning_curves.png")
-    p.add_argument("--title", default=None)
+    p = argparse.ArgumentParser(prog="keel plot", description="Learning curves: the mean over seeds with its 95%% band "
+                                "(each seed's curve below 3 seeds), one panel per environment or dataset.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="run folders, or folders containing them (a --seeds group, a sweep's folder)")
+    p.add_argument("--out", default="learning_curves.png", help="image file (.png, .pdf, .svg, ...; default %(default)s)")
+    p.add_argument("--title", default=None, help="a title above the panels")
+    p.add_argument("--x", choices=("steps", "wall"), default="steps",
+                   help="x axis: environment steps (gradient updates offline) or the wall-clock time (default %(default)s)")
     a = p.parse_args(argv)
     from keelrl.analysis.plots import plot_runs
-    print(plot_runs([Path(d) for d in a.run_dirs], Path(a.out), a.title))
+    from keelrl.analysis.runs import find_run_dirs
+    print(plot_runs(find_run_dirs([Path(d) for d in a.run_dirs]), Path(a.out), a.title, a.x))
     return 0
 
 
@@ -163,7 +180,7 @@ def _cmd_bench(argv: list[str]) -> int:
     p.add_argument("algos", nargs="*", metavar="ALGO", help="algorithms to time (default: all)")
     p.add_argument("--updates", type=int, default=200, help="timed gradient updates per algorithm (default %(default)s)")
     p.add_argument("--warmup", type=int, default=20, help="untimed updates first (default %(default)s)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: one per idle core; fewer than torch's default when other processes use the CPU)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size for every algorithm (PPO: minibatch size)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks, as keel train --compile")

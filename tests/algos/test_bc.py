@@ -53,4 +53,4 @@ def test_resumed_run_equals_uninterrupted(tiny_dataset, tmp_path):
     from keelrl.algos import BCConfig
     from tests.algos.resume import assert_offline_resume_equal
     dataset_id, _ = tiny_dataset(steps=200)
-    assert_offline_resume_equal("bc", BCConfig(hidden_sizes=(8, 8), batch_size=16, policy="gaussian"), tmp_path, dataset_id)
+    assert_offline_resume_equal("bc", BCConfig(hidden_sizes=(8, 8), batch_size=16, actor="gaussian"), tmp_path, dataset_id)

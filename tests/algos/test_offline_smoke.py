@@ -23,7 +23,7 @@ TINY = dict(hidden_sizes=(8, 8), batch_size=16)
 
 CASES = {
     "bc": ("bc", BCConfig(**TINY)),
-    "bc-gaussian": ("bc", BCConfig(**TINY, policy="gaussian")),
+    "bc-gaussian": ("bc", BCConfig(**TINY, actor="gaussian")),
     "td3_bc": ("td3_bc", TD3BCConfig(**TINY)),
     "cql": ("cql", CQLConfig(**TINY, cql_n_actions=2)),
     "cql-lagrange": ("cql", CQLConfig(**TINY, cql_n_actions=2, lagrange=True, target_action_gap=1.0)),

@@ -6,7 +6,7 @@ Below, its pure functions against hand-computed references and its resume equali
 import pytest
 import torch
 
-from keelrl.algos.td3_bc import td3_bc_actor_loss
+from keelrl.algos.td3_bc import TD3BCConfig, td3_bc_actor_loss
 
 from tests.algos import probes as P
 
@@ -61,7 +61,12 @@ def test_td3_bc_actor_loss_alpha_zero_is_behavior_cloning():
 # --------------------------------------------------------------------------- resume equality
 
 def test_resumed_run_equals_uninterrupted(tiny_dataset, tmp_path):
-    from keelrl.algos import TD3BCConfig
     from tests.algos.resume import assert_offline_resume_equal
     dataset_id, _ = tiny_dataset(steps=200)
     assert_offline_resume_equal("td3_bc", TD3BCConfig(hidden_sizes=(8, 8), batch_size=16), tmp_path, dataset_id)
+
+
+def test_configs_stored_with_the_old_name_of_bc_alpha_still_load():
+    """TD3+BC's α was `alpha` until keelrl 0.2 (SAC's and CQL's alpha is a temperature)."""
+    from keelrl.algos.td3_bc import SPEC
+    assert SPEC.config_from({"alpha": 1.0, "batch_size": 64}) == TD3BCConfig(bc_alpha=1.0, batch_size=64)

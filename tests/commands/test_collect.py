@@ -100,7 +100,7 @@ def test_collect_errors_are_one_line(sac_run, minari_root, tmp_path, capsys):
          "--policy was trained on InvertedPendulum-v5, not --env Pendulum-v1"),
         (["--kind", "expert", "--policy", str(sac_run), "--name", "hopper-expert"], "is not a Minari id"),
         (["--kind", "medium-expert", "--from", "test/ip/random-v0", "--name", "test/ip/x-v0"],
-         "--kind medium-expert concatenates datasets: pass --from MEDIUM_ID EXPERT_ID"),
+         "--kind medium-expert concatenates datasets: pass --sources MEDIUM_ID EXPERT_ID"),
         (["--kind", "medium-expert", "--from", "test/ip/random-v0", "test/ip/nothing-v0", "--name", "test/ip/x-v0"],
          "no Minari dataset 'test/ip/nothing-v0'"),
         (["--kind", "medium-replay", "--policy", str(other / "checkpoint.pt"), "--env", ENV,

@@ -47,12 +47,13 @@ def runs(tmp_path_factory):
 
 
 def _captured_legends(monkeypatch) -> list:
-    """Record the legend labels of every figure saved from now on: one list of lists (panels) per figure."""
+    """Record the legend labels of every figure saved from now on (the figure's legend, below its
+    panels; labels unwrapped): one list per figure."""
     import matplotlib.figure
     saved, savefig = [], matplotlib.figure.Figure.savefig
 
     def record(fig, *args, **kwargs):
-        saved.append([ax.get_legend_handles_labels()[1] for ax in fig.axes])
+        saved.append([t.get_text().replace("\n  ", " ") for legend in fig.legends for t in legend.get_texts()])
         return savefig(fig, *args, **kwargs)
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
     return saved
@@ -118,9 +119,9 @@ def test_sweep_points_are_separate_groups_named_by_what_differs(runs, tmp_path, 
     assert groups["td3"]["algorithm"] == "td3" and groups["td3"]["config"] == {}
     assert "| Pendulum-v1 | return | sac (actor_lr=0.001) | 1 | 100 |" in stdout
     assert "| Pendulum-v1 | return | sac (actor_lr=0.0003) | 2 | 100–200 |" in stdout
-    curves, profiles = legends                                            # one panel each, in the table's order
-    assert [label.split(" (1 seed")[0].split(" (2 seeds")[0] for label in curves[0]] == list(groups)
-    assert profiles[0] == list(groups)
+    curves, profiles = legends                                            # in the table's order
+    assert [label.split(" (1 seed")[0].split(" (2 seeds")[0] for label in curves] == list(groups)
+    assert profiles == list(groups)
 
 
 def test_only_learning_settings_split_groups(runs, tmp_path, capsys):

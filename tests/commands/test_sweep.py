@@ -66,7 +66,10 @@ def test_local_sweep_reports_failures_skips_finished_and_resumes(tmp_path, capsy
     assert "2 done, 0 skipped, 0 failed" in capsys.readouterr().out
     for seed in (0, 1):
         assert _step(out / f"{OK}-s{seed}") == 450
-        assert "from step 300 to 450" in (out / "logs" / f"{OK}-s{seed}.log").read_text()
+        log = (out / "logs" / f"{OK}-s{seed}.log").read_text()
+        assert "from step 300 to 450" in log
+        # a batch job's log shows where the run is: a plain line per logging interval, then the summary
+        assert "sac Pendulum-v1  450/450 steps (100%)" in log and "done: 450 steps, final evaluation return" in log
         assert [r.split(",")[0] for r in (out / f"{OK}-s{seed}" / "eval.csv").read_text().split()[1:]] == ["300", "450"]
 
 

@@ -38,7 +38,7 @@ def test_expansion_names_every_trial_and_sets_its_run(tmp_path):
     first = sweep.trials[0]
     assert first.config == {"batch_size": 64, "critic_lr": 3e-4, "hidden_sizes": (64, 64)}  # "3e-4": YAML's string
     assert first.run["env"] == "Pendulum-v1" and first.run["seed"] == 0 and first.run["total_steps"] == 2000
-    assert first.run["run_dir"] == str(tmp_path / "sw" / first.name) and first.run["progress"] is False
+    assert first.run["run_dir"] == str(tmp_path / "sw" / first.name) and first.run["progress"] is True
     assert sweep.name == "pendulum-lr" and sweep.workers is None and not sweep.threads_given
     assert expand(_spec()).out.parts[-3:] == ("runs", "sweeps", "pendulum-lr")  # the default out
 

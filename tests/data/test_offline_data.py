@@ -120,7 +120,7 @@ def test_actions_on_the_bounds_train_a_gaussian_policy_to_finite_losses(minari_r
     _write_pendulum()        # actions ±2: exactly ±1 in policy units, where atanh is infinite
     run = OfflineRunConfig(dataset=PENDULUM_ID, total_steps=6, eval_every=0, eval_episodes=0, log_every=3,
                            run_dir=str(tmp_path / "run"), progress=False, device="cpu", seed=0)
-    run_dir = train("bc", run, BCConfig(hidden_sizes=(8, 8), batch_size=8, policy="gaussian", normalize_obs=False))
+    run_dir = train("bc", run, BCConfig(hidden_sizes=(8, 8), batch_size=8, actor="gaussian", normalize_obs=False))
     rows = (run_dir / "metrics.csv").read_text().strip().splitlines()[1:]
     assert len(rows) == 2 and all(np.isfinite(float(r.split(",")[-1])) for r in rows)
 

@@ -168,7 +168,7 @@ def test_cli_seeds_and_errors(tmp_path, capsys):
     args = ["--env", "Pendulum-v1", "--total-steps", "120", "--learning-starts", "100", "--eval-episodes", "1",
             "--hidden-sizes", "8", "8", "--batch-size", "8", "--no-progress", "--device", "cpu"]
     assert main(["train", "sac", "--seeds", "0-2", "--run-dir", str(tmp_path / "g"), *args]) == 0
-    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [".keelrl-run", "s0", "s1", "s2"]
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [".keelrl-run", "learning_curve.png", "s0", "s1", "s2"]
     assert main(["train", "sac", "--seeds", "0-2", "--run-dir", str(tmp_path / "g"), *args]) == 1
     assert "already exists" in capsys.readouterr().err
     assert main(["train", "td3", "--seeds", "0-1", "--run-dir", str(tmp_path / "t"), *args[:-10], "--no-progress"]) == 1

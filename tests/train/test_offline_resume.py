@@ -14,7 +14,7 @@ from tests.algos.resume import assert_same_state as _assert_same_state
 TINY = dict(hidden_sizes=(8, 8), batch_size=16)
 
 CASES = {
-    "bc": BCConfig(**TINY, policy="gaussian"),
+    "bc": BCConfig(**TINY, actor="gaussian"),
     "td3_bc": TD3BCConfig(**TINY),                                    # target noise, delayed actor
     "cql": CQLConfig(**TINY, cql_n_actions=2, lagrange=True, target_action_gap=1.0),   # α' and its optimizer
     "iql": IQLConfig(**TINY, lr_decay_steps=40),                      # the actor's cosine schedule

@@ -161,7 +161,7 @@ def test_overwrite_of_a_seed_group(tmp_path):
     train("sac", _run(base, seeds="0-2"), _cfg())
     assert read_marker(base)["kind"] == "seed-group"
     train("sac", _run(base, total=60, seeds="0-1", overwrite=True), _cfg())
-    assert sorted(p.name for p in base.iterdir()) == [MARKER, "s0", "s1"]
+    assert sorted(p.name for p in base.iterdir()) == [MARKER, "learning_curve.png", "s0", "s1"]
     (base / "s0" / "notes.md").write_text("mine")
     with pytest.raises(KeelError, match=r"holds files keelrl did not write \(s0/notes.md\)"):
         train("sac", _run(base, seeds="0-1", overwrite=True), _cfg())

@@ -91,7 +91,7 @@ def build_agent(spec: AlgoSpec, cfg, spaces: Spaces, device: torch.device | str 
 def rebuild_agent(algo: str, state: dict, device: torch.device | str = "cpu"):
     """The agent whose `state_dict()` is `state` (its Config, spaces, networks and optimizers)."""
     spec = get_algo(algo)
-    agent = build_agent(spec, spec.config(**state["config"]), Spaces.from_dict(state["spaces"]), device)
+    agent = build_agent(spec, spec.config_from(state["config"]), Spaces.from_dict(state["spaces"]), device)
     agent.load_state_dict(state)
     return agent
 

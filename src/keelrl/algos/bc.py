@@ -35,7 +35,7 @@ class BCConfig:
     """Adam learning rate."""
     batch_size: int = 256
     """Transitions per gradient update."""
-    policy: Literal["deterministic", "gaussian"] = "deterministic"
+    actor: Literal["deterministic", "gaussian"] = "deterministic"
     """`deterministic`: π(s) = tanh(f(s)) regressed with the squared error; `gaussian`: a tanh-Gaussian fitted by maximum likelihood (evaluated at tanh μ)."""
     normalize_obs: bool = True
     """Standardize states with the dataset's mean and std (+1e-3), also when acting."""
@@ -46,7 +46,7 @@ class BCConfig:
 
     def __post_init__(self) -> None:
         check_shared_fields(self)
-        check(self.policy in ("deterministic", "gaussian"), f"policy must be deterministic or gaussian, got {self.policy!r}")
+        check(self.actor in ("deterministic", "gaussian"), f"actor must be deterministic or gaussian, got {self.actor!r}")
 
 
 def bc_mse_loss(pi_action: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, dict]:
@@ -77,7 +77,7 @@ class BCAgent:
         obs_dim, act_dim = spaces.obs_dim, spaces.act_dim
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.losses = named_losses(LOSSES, losses, "bc")
-        if cfg.policy == "deterministic":
+        if cfg.actor == "deterministic":
             self.actor = DeterministicActor(obs_dim, act_dim, cfg.hidden_sizes).to(self.device)
         else:
             self.actor = TanhGaussianActor(obs_dim, act_dim, cfg.hidden_sizes, cfg.log_std_min, cfg.log_std_max).to(self.device)
@@ -90,7 +90,7 @@ class BCAgent:
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """obs [N, O] -> env-space actions [N, A] (a sample of the Gaussian policy when not deterministic)."""
         out = self.actor(self.obs_norm(obs))
-        if self.cfg.policy == "deterministic":
+        if self.cfg.actor == "deterministic":
             return self.bounds.to_env(out)
         return self.bounds.to_env(out.mode if deterministic else out.rsample()[0])
 
@@ -98,7 +98,7 @@ class BCAgent:
         self.obs_norm.set(mean, std)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        if self.cfg.policy == "deterministic":
+        if self.cfg.actor == "deterministic":
             loss, info = self.losses["mse"](self.actor(batch.obs), batch.action)
         else:
             loss, info = self.losses["nll"](self.actor(batch.obs).log_prob(batch.action))
@@ -124,4 +124,4 @@ def needs(cfg: BCConfig) -> DatasetNeeds:
 
 
 SPEC = AlgoSpec("bc", BCConfig, BCAgent, "Behavior cloning (offline, deterministic or Gaussian)", "dataset",
-                continuous_actions, needs)
+                continuous_actions, needs, renamed={"policy": "actor"})   # `policy` until keelrl 0.1, as IQL names it

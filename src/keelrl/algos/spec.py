@@ -128,6 +128,18 @@ class AlgoSpec:
     origin: str = "keelrl"
     """The module that registered it: a run folder records it so that eval, resume, report and
     sweep import it again (set by `register_algo`)."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Config fields renamed since an earlier keelrl, {old name: new name}: stored configurations
+    (config.json, checkpoints, agent files) that use an old name still load."""
+
+    def config_from(self, stored: dict) -> Any:
+        """The Config of a stored configuration (config.json, a checkpoint), its renamed fields read
+        under their new names."""
+        return self.config(**self.current_names(stored))
+
+    def current_names(self, stored: dict) -> dict:
+        """A stored configuration with its old field names replaced by the current ones."""
+        return {self.renamed.get(k, k): v for k, v in stored.items()}
 
     @property
     def uses_dataset(self) -> bool:

@@ -49,7 +49,7 @@ class TD3BCConfig:
     """c: the smoothing noise is clipped to [-c, c]."""
     policy_delay: int = 2
     """Update the actor and the target networks every this many critic updates."""
-    alpha: float = 2.5
+    bc_alpha: float = 2.5
     """α in λ = α / mean|Q|: the weight of the Q term against behavior cloning (Eq. 3)."""
     normalize_obs: bool = True
     """Standardize states with the dataset's mean and std (+1e-3), also when acting (Eq. 4)."""
@@ -58,7 +58,7 @@ class TD3BCConfig:
         check_shared_fields(self)
         check(self.policy_noise >= 0 and self.noise_clip >= 0, "policy_noise and noise_clip must be >= 0")
         check(self.policy_delay >= 1, f"policy_delay must be >= 1, got {self.policy_delay}")
-        check(self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}")
+        check(self.bc_alpha >= 0, f"bc_alpha must be >= 0, got {self.bc_alpha}")
 
 
 def td3_bc_actor_loss(q_pi: torch.Tensor, pi_action: torch.Tensor, action: torch.Tensor,
@@ -116,7 +116,7 @@ class TD3BCAgent:
         if ac.num_updates % cfg.policy_delay == 0:  # delayed actor and target updates, as TD3
             ac.critic.requires_grad_(False)
             pi = ac.actor(batch.obs)
-            loss_pi, self._last_pi = self.losses["actor"](ac.critic.member(0, batch.obs, pi), pi, batch.action, cfg.alpha)
+            loss_pi, self._last_pi = self.losses["actor"](ac.critic.member(0, batch.obs, pi), pi, batch.action, cfg.bc_alpha)
             ac.actor_opt.zero_grad(set_to_none=True)
             loss_pi.backward()
             ac.actor_opt.step()
@@ -139,4 +139,5 @@ def needs(cfg: TD3BCConfig) -> DatasetNeeds:
 
 
 SPEC = AlgoSpec("td3_bc", TD3BCConfig, TD3BCAgent, "TD3+BC (offline)", "dataset", continuous_actions, needs,
-                branches=lambda cfg: UpdateBranches(periods=(cfg.policy_delay,)))
+                branches=lambda cfg: UpdateBranches(periods=(cfg.policy_delay,)),
+                renamed={"alpha": "bc_alpha"})   # `alpha` until keelrl 0.1: SAC's and CQL's --alpha is a temperature

@@ -1,6 +1,7 @@
-"""Learning curves: mean over seeds with a shaded 95% confidence band, grouped by (env or dataset,
-algorithm and its settings). Offline runs plot the normalized score when their dataset has reference
-scores. Performance profiles (keel report) are drawn here too."""
+"""Learning curves: mean over seeds with a shaded 95% confidence band (each seed's curve below 3
+seeds), grouped by (env or dataset, algorithm and its settings), the legend below the panels. Offline
+runs plot the normalized score when their dataset has reference scores. Performance profiles (keel
+report) are drawn here too."""
 from __future__ import annotations
 
 import csv
@@ -78,7 +79,7 @@ def _panel(meta: dict) -> tuple[str, bool]:
 # tells runs apart.
 NOT_SETTINGS = frozenset({"env", "dataset", "seed", "seeds", "run_dir", "overwrite", "device", "threads", "progress",
                           "compile", "cuda_graphs", "eval_every", "eval_episodes", "checkpoint_every",
-                          "keep_checkpoints", "log_every"})
+                          "keep_checkpoints", "log_every", "track", "track_project", "track_uri"})
 
 
 def run_settings(meta: dict) -> dict:
@@ -135,15 +136,82 @@ def _has_normalized(run_dir: Path) -> bool:
     return bool(first.get("eval_normalized_mean"))
 
 
-def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path:
-    """One panel per environment, one line per algorithm and settings (config_labels): mean evaluation
-    return over the runs (seeds) with a 95% band, on the steps all of them reached."""
+PER_SEED_BELOW = 3
+"""Groups with fewer seeds draw each seed's curve instead of a confidence band (a Student-t band
+over two seeds is wider than the data: its t quantile is 12.7)."""
+LEGEND_WIDTH = 60
+"""Legend labels are wrapped at this many characters."""
+
+
+def group_band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, str]:
+    """curves [S, T] of a group's seeds -> (mean, low, high, what the legend says). From PER_SEED_BELOW
+    seeds on, the 95% Student-t band of the mean, clipped to the range the seeds span (a band can then
+    never dwarf the data); below, no band (low = high = None): each seed's curve is drawn instead."""
+    n, mean = len(curves), curves.mean(0)
+    if n < PER_SEED_BELOW:
+        return mean, None, None, "1 seed" if n == 1 else f"{n} seeds: mean and each seed"
+    _, lo, hi = mean_confidence_band(curves)
+    floor, ceiling = curves.min(0), curves.max(0)
+    clipped = bool((lo < floor).any() or (hi > ceiling).any())
+    return (mean, np.maximum(lo, floor), np.minimum(hi, ceiling),
+            f"{n} seeds, mean ± 95% CI" + (", clipped to the seeds' range" if clipped else ""))
+
+
+def eval_walls(run_dir: Path) -> dict[int, float]:
+    """step -> wall-clock seconds (eval.csv's wall_s) of a run's evaluations."""
+    with open(Path(run_dir) / "eval.csv", newline="") as f:
+        return {int(r["step"]): float(r["wall_s"]) for r in csv.DictReader(f) if r.get("wall_s")}
+
+
+def _clock_axis(seconds: np.ndarray) -> tuple[np.ndarray, str]:
+    top = float(np.max(seconds)) if len(seconds) else 0.0
+    if top >= 2 * 3600:
+        return seconds / 3600, "wall-clock hours"
+    if top >= 120:
+        return seconds / 60, "wall-clock minutes"
+    return seconds, "wall-clock seconds"
+
+
+def save_figure(fig, out: Path) -> Path:
+    """Write `fig` atomically, its bounding box grown to hold everything drawn (legends outside the axes too)."""
+    import matplotlib.pyplot as plt
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight", pad_inches=0.15)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def legend_below(fig, axes, handles: list, labels: list[str]) -> None:
+    """One legend for the whole figure, below the axes, its labels wrapped (never over the curves)."""
+    import textwrap
+    wrapped = [textwrap.fill(label, LEGEND_WIDTH, subsequent_indent="  ") for label in labels]
+    ncol = max(1, min(len(wrapped), len(axes)))
+    fig.legend(handles, wrapped, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False,
+               fontsize="small")
+
+
+def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str = "steps") -> Path:
+    """One panel per environment (or dataset), one curve per algorithm and settings (config_labels,
+    which name only what differs between groups), on the steps all of a group's runs reached:
+
+    - 3 seeds or more: their mean with its 95% Student-t band, clipped to the range the seeds span (the
+      legend says when it was clipped);
+    - fewer: the mean, and each seed's curve as a thin line.
+
+    `x`: "steps" (environment steps, or gradient updates offline) or "wall" (the wall-clock time the
+    runs took to reach each evaluation, averaged over a group's seeds). The legend sits below the
+    panels, its labels wrapped, and the figure grows to hold it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if x not in ("steps", "wall"):
+        raise KeelError(f"the x axis is steps or wall, got {x!r}")
     check_image_path(out)
-    groups: dict[str, dict[str, list[tuple[np.ndarray, np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[str, dict[str, list[tuple[Path, np.ndarray, np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
     offline: dict[str, bool] = {}
     normalized: dict[str, bool] = {}
     order: dict[str, tuple] = {}
@@ -153,37 +221,44 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
         if len(steps):
             panel, offline[panel] = _panel(meta)
             normalized[panel] = offline[panel] and _has_normalized(d)
-            evaluated.append((panel, meta["algo"], run_settings(meta), steps, returns))
-    for (panel, algo, _, steps, returns), (label, named) in zip(
-            evaluated, config_labels([(algo, settings) for _, algo, settings, _, _ in evaluated])):
-        groups[panel][label].append((steps, returns))
+            evaluated.append((d, panel, meta["algo"], run_settings(meta), steps, returns))
+    for (d, panel, algo, _, steps, returns), (label, named) in zip(
+            evaluated, config_labels([(algo, settings) for _, _, algo, settings, _, _ in evaluated])):
+        groups[panel][label].append((d, steps, returns))
         order[label] = label_order(algo, named)
     if not groups:
         raise KeelError("no evaluation results to plot in " + ", ".join(map(str, run_dirs)))
+    labels = sorted({label for labelled in groups.values() for label in labelled}, key=lambda k: order[k])
+    colors = dict(zip(labels, plt.rcParams["axes.prop_cycle"].by_key()["color"] * len(labels)))
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+    legend: dict[str, object] = {}
     for ax, (env, labelled) in zip(axes[0], sorted(groups.items())):
+        xlabel = "gradient updates" if offline[env] else "environment steps"
         for label, runs in sorted(labelled.items(), key=lambda item: order[item[0]]):
-            common = sorted(set.intersection(*(set(s.tolist()) for s, _ in runs)))
-            curves = np.stack([[dict(zip(s.tolist(), r.tolist()))[c] for c in common] for s, r in runs])
-            mean, lo, hi = mean_confidence_band(curves)
-            band = ', mean ± 95% CI' if len(runs) > 1 else ''
-            ax.plot(common, mean, label=f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''}{band})")
-            ax.fill_between(common, lo, hi, alpha=0.25)
+            common = sorted(set.intersection(*(set(s.tolist()) for _, s, _ in runs)))
+            curves = np.stack([[dict(zip(s.tolist(), r.tolist()))[c] for c in common] for _, s, r in runs])
+            xs = np.asarray(common, dtype=float)
+            if x == "wall":
+                walls = [eval_walls(d) for d, _, _ in runs]
+                xs, xlabel = _clock_axis(np.array([np.mean([w.get(c, np.nan) for w in walls]) for c in common]))
+            color = colors[label]
+            mean, lo, hi, how = group_band(curves)
+            if lo is not None:
+                ax.fill_between(xs, lo, hi, color=color, alpha=0.25)
+            else:
+                for curve in curves if len(curves) > 1 else []:
+                    ax.plot(xs, curve, color=color, alpha=0.35, linewidth=0.8)
+            line, = ax.plot(xs, mean, color=color, linewidth=1.8)
+            legend.setdefault(f"{label} ({how})", line)
         ax.set_title(env)
-        ax.set_xlabel("gradient updates" if offline[env] else "environment steps")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("normalized score (deterministic)" if normalized[env] else "evaluation return (deterministic)")
         ax.grid(alpha=0.3)
-        ax.legend()
+    legend_below(fig, axes[0], list(legend.values()), list(legend))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)
 
 
 def plot_performance_profiles(panels: list[dict], out: Path) -> Path:
@@ -204,11 +279,7 @@ def plot_performance_profiles(panels: list[dict], out: Path) -> Path:
             p["profiles"], p["taus"], p["cis"], ax=ax, colors=colors, xlabel=p["xlabel"],
             ylabel=r"fraction of runs with score $> \tau$", labelsize="medium", ticklabelsize="medium")
         ax.set_title(p["title"])
-        ax.legend()
+    handles = {algo: plt.Line2D([], [], color=colors[algo], linewidth=2) for algo in algos}
+    legend_below(fig, axes[0], list(handles.values()), list(handles))
     fig.tight_layout()
-    out = Path(out)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass
+from typing import Annotated
 from pathlib import Path
 
 import numpy as np
 import torch
+import tyro
 
 from keelrl.data.collection import collect_episodes, concatenate_episodes, episodes_from_transitions
 from keelrl.data.offline import check_dataset_id, dataset_dir, write_minari
@@ -39,8 +41,8 @@ class CollectConfig:
 
     name: str
     """Dataset id to write, namespace/name-vN (e.g. keel/hopper/medium-v0)."""
-    kind: str
-    """random, medium, expert, medium-replay or medium-expert."""
+    kind: Annotated[str, tyro.conf.arg(metavar="{" + ",".join(KINDS) + "}")]
+    """What to record: random (uniform actions), medium (a checkpoint part-way through training), expert (the trained policy), medium-replay (the run's replay buffer) or medium-expert (two datasets concatenated)."""
     env: str | None = None
     """Environment id (default: the policy's run environment)."""
     policy: str | None = None
@@ -77,9 +79,10 @@ class CollectConfig:
         if self.kind in ("medium", "expert", "medium-replay") and self.policy is None:
             raise KeelError(f"--kind {self.kind} needs --policy RUN_DIR (or a checkpoint .pt) to take the policy from")
         if self.kind == "medium-expert" and len(self.sources) < 2:
-            raise KeelError("--kind medium-expert concatenates datasets: pass --from MEDIUM_ID EXPERT_ID")
+            raise KeelError("--kind medium-expert concatenates datasets: pass --sources MEDIUM_ID EXPERT_ID")
         if self.kind == "random" and self.env is None and self.policy is None and self.expert is None:
-            raise KeelError("--kind random needs --env ENV_ID (and --expert RUN_DIR or --ref-max-score for normalized scores)")
+            raise KeelError("--kind random needs --env ENV_ID (and --expert RUN_DIR or --ref-max-score X for reference "
+                            "scores, without which the dataset's runs report returns, not normalized scores)")
         for k in ("steps", "num_envs", "ref_episodes"):
             if getattr(self, k) < 1:
                 raise KeelError(f"--{k.replace('_', '-')} must be >= 1, got {getattr(self, k)}")
@@ -198,10 +201,11 @@ def _collect(cfg: CollectConfig) -> Path:
             + (f", policy {cfg.policy}" if cfg.policy else "")
             + ("" if cfg.kind in ("random", "medium-replay") else
                f", {'deterministic' if cfg.deterministic else 'stochastic'} actions, noise std {cfg.action_noise}"))
-    out = write_minari(cfg.name, episodes, env_id, ref_min, ref_max, algo, desc, cfg.overwrite)
+    out = write_minari(cfg.name, episodes, env_id, ref_min, ref_max, algo, desc, cfg.overwrite, cfg.ref_episodes)
     returns = np.array([float(np.sum(e.rewards)) for e in episodes])
     print(f"wrote {cfg.name} ({out}): {len(episodes)} episodes, {steps} steps, episode return "
-          f"{returns.mean():.1f} ± {returns.std():.1f}; ref_min_score {ref_min:.1f}, ref_max_score {ref_max:.1f}")
+          f"{returns.mean():.1f} ± {returns.std():.1f}; " + ("no reference scores" if ref_max is None else
+                                                             f"ref_min_score {ref_min:.1f}, ref_max_score {ref_max:.1f}"))
     return out
 
 
@@ -222,9 +226,14 @@ def _policy_fn(cfg: CollectConfig, ckpt: dict | None, low: np.ndarray, high: np.
     return act
 
 
-def _reference_scores(cfg: CollectConfig, env_id: str) -> tuple[float, float]:
+def _reference_scores(cfg: CollectConfig, env_id: str) -> tuple[float | None, float | None]:
     seed = cfg.seed + EVAL_SEED_OFFSET
     ref_min, ref_max = cfg.ref_min_score, cfg.ref_max_score
+    if ref_max is None and cfg.expert is None and cfg.policy is None:
+        # a dataset without reference scores: training takes it, and its runs report raw returns
+        print("keel: note: no expert (--expert RUN_DIR or --ref-max-score X), so the dataset has no reference "
+              "scores: runs on it report returns, not normalized scores", file=sys.stderr)
+        return None, None
     if ref_min is None:
         env = make_env(env_id)
         rng = np.random.default_rng(seed)
@@ -236,8 +245,6 @@ def _reference_scores(cfg: CollectConfig, env_id: str) -> tuple[float, float]:
             env.close()
     if ref_max is None:
         expert_path = cfg.expert or (str(_final_checkpoint(cfg.policy)) if cfg.policy else None)
-        if expert_path is None:
-            raise KeelError("ref_max_score needs an expert: pass --expert RUN_DIR or --ref-max-score X")
         expert = agent_from_checkpoint(read_checkpoint(expert_path, cfg.trust_pickle), device="cpu")
         env = make_env(env_id)
         try:

@@ -9,6 +9,7 @@ from keelrl.data.offline import dataset_env
 from keelrl.envs.make import make_env, names_from_a_file
 from keelrl.errors import KeelError
 from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
+from keelrl.train.multi_seed import group_dirs
 from keelrl.train.run_folder import CONFIG_NAME, import_recorded, read_run_config
 from keelrl.types import Spaces
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
@@ -20,11 +21,30 @@ def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: st
     agent file) and print their returns. Module names the file records are imported from installed
     packages only (names_from_a_file)."""
     with names_from_a_file():
+        seeds = group_dirs(Path(path)) if Path(path).is_dir() and not (Path(path) / CONFIG_NAME).exists() else None
+        if seeds:
+            return _evaluate_group(seeds, episodes, seed, env_id, video, trust_pickle)
         return _evaluate(Path(path), episodes, seed, env_id, video, trust_pickle)
 
 
+def _evaluate_group(dirs: list[Path], episodes: int, seed: int | None, env_id: str | None, video: str | None,
+                    trust_pickle: bool) -> np.ndarray:
+    """A --seeds group: every seed's policy, each on its own evaluation seed, then the mean over seeds
+    of their mean returns with its 95% Student-t interval. Returns the seeds' mean returns."""
+    from keelrl.analysis.plots import mean_confidence_band
+    if video is not None:
+        raise KeelError("--video records one policy: give one seed's folder (for example "
+                        f"{dirs[0]}) instead of the group")
+    means = np.array([_evaluate(d, episodes, seed, env_id, None, trust_pickle, f"{d.name}  ").mean() for d in dirs])
+    mean, lo, hi = (float(v[0]) for v in mean_confidence_band(means[:, None]))
+    band = f", 95% CI [{lo:.2f}, {hi:.2f}]" if len(dirs) > 1 else ""
+    print(f"{len(dirs)} seeds ({', '.join(d.name for d in dirs)}): mean return {mean:.2f}{band} "
+          f"(seeds' means {', '.join(f'{m:.2f}' for m in means)})")
+    return means
+
+
 def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, video: str | None,
-              trust_pickle: bool) -> np.ndarray:
+              trust_pickle: bool, label: str = "") -> np.ndarray:
     path = str(path_)
     if path_.is_dir():
         import_recorded(path_)   # the run's own algorithm or environment module, if it has one
@@ -40,10 +60,16 @@ def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, 
     agent = agent_from_checkpoint(ckpt, device="cpu")
     frames: list | None = [] if video is not None else None
     refs = (None, None)
+    if video is not None:
+        quiet_rendering()
     if dataset is not None:  # an offline run: the environment recorded in its dataset
-        if video is not None:
-            raise KeelError("--video needs --env ENV_ID for an offline run (its dataset's environment is built without rendering)")
-        env, *refs = dataset_env(dataset)
+        try:
+            env, *refs = dataset_env(dataset, render_mode="rgb_array" if video is not None else None)
+        except KeelError:
+            raise
+        except Exception as e:  # rendering back-ends fail in many ways; say which
+            raise KeelError(f"cannot create the environment of dataset {dataset} for evaluation"
+                            f"{' with rendering' if video is not None else ''}: {e}") from None
         env_id = env.spec.id if env.spec is not None else dataset
     else:
         try:
@@ -66,7 +92,7 @@ def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, 
         raise KeelError(f"rendering {env_id} failed ({type(e).__name__}: {e}); for MuJoCo set MUJOCO_GL=egl or osmesa") from None
     finally:
         env.close()
-    print(f"{env_id}: {episodes} deterministic episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
+    print(f"{label}{env_id}: {episodes} deterministic episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
           f"(min {returns.min():.2f}, max {returns.max():.2f})")
     if refs[0] is not None and refs[1] is not None and refs[1] != refs[0]:
         print(f"normalized score {100 * (returns.mean() - refs[0]) / (refs[1] - refs[0]):.1f} "
@@ -87,6 +113,16 @@ def check_agent_fits(agent, env, env_id: str) -> None:
                         f"evaluate it in an environment with the same spaces (default: the run's own, without --env)")
 
 
+def quiet_rendering() -> None:
+    """Off-screen rendering without the noise: Mesa's EGL prints "error: XDG_RUNTIME_DIR is invalid or
+    not set" when the variable is missing (a server, a container); it only needs a private folder."""
+    import os
+    import tempfile
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if not current or not os.path.isdir(current):
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="keel-runtime-")
+
+
 def _write_video(frames: list, path: Path, video: str, env) -> Path:
     """MP4 through imageio-ffmpeg; GIF when asked for (.gif) or when no ffmpeg is available."""
     import imageio.v2 as imageio
@@ -94,8 +130,8 @@ def _write_video(frames: list, path: Path, video: str, env) -> Path:
     base = path if path.is_dir() else path.parent
     out = Path(video) if video else base / "eval.mp4"
     if out.suffix != ".gif":
-        try:
-            imageio.mimsave(out, frames, fps=fps)
+        try:   # macro_block_size=1: frames keep their size (ffmpeg's default would resize 500x500 to 512x512)
+            imageio.mimsave(out, frames, fps=fps, macro_block_size=1)
             return out
         except Exception:  # no ffmpeg back-end
             out = out.with_suffix(".gif")

@@ -30,6 +30,7 @@ import numpy as np
 
 from keelrl.analysis.plots import (_has_normalized, _panel, config_labels, label_order, load_eval_curve,
                                    plot_performance_profiles, plot_runs, run_settings)
+from keelrl.analysis.runs import find_run_dirs, is_keelrl_config
 from keelrl.analysis.statistics import CONFIDENCE, REPS, SEED, Estimate, interval_estimates, performance_profiles
 from keelrl.errors import KeelError
 
@@ -61,38 +62,9 @@ class Report:
     files: list[Path]
 
 
-def find_run_dirs(paths: list[Path]) -> list[Path]:
-    """Run folders (holding config.json) as given, and the run folders found anywhere under any other
-    folder given; each once, in order."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if not p.is_dir():
-            what = "is not a folder" if p.exists() else "does not exist"
-            raise KeelError(f"{p} {what}; pass run folders (holding config.json) or folders that contain them")
-        if (p / "config.json").exists():
-            found.append(p)
-            continue
-        inner = sorted(c.parent for c in p.rglob("config.json") if _is_keelrl_config(c))
-        if not inner:
-            raise KeelError(f"{p} is not a keelrl run folder (no config.json) and contains none")
-        found += inner
-    unique: dict[Path, Path] = {}
-    for d in found:
-        unique.setdefault(d.resolve(), d)
-    return list(unique.values())
-
-
-def _is_keelrl_config(path: Path) -> bool:
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and "algo" in meta and "run" in meta
-
-
 def read_final_eval(run_dir: Path) -> FinalEval | None:
     """A run folder -> its last evaluation, or None when it has not evaluated yet."""
-    if not _is_keelrl_config(run_dir / "config.json"):
+    if not is_keelrl_config(run_dir / "config.json"):
         raise KeelError(f"{run_dir} is not a keelrl run folder (its config.json is unreadable or has no algo/run)")
     try:
         meta, steps, scores = load_eval_curve(run_dir)

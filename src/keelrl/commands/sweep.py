@@ -158,7 +158,7 @@ def _train_trial(trials_file: str, name: str) -> int:
     state, step = trial_state(trial)
     if state == "resume":
         print(f"resuming {run.run_dir} from step {step} to {run.total_steps}")
-        dispatch.resume(run.run_dir, total_steps=run.total_steps, progress=False)
+        dispatch.resume(run.run_dir, total_steps=run.total_steps, progress=True)
     elif state != "done":
         run.overwrite = state == "restart"
         dispatch.train(trial.algo, run, spec.config(**coerce_fields(spec.config, trial.config, trial.algo)),

@@ -123,7 +123,7 @@ def _algo_trials(algo, sources: dict, seeds: list[int], run: dict, config: dict,
             for seed in seeds:
                 tag = trial_name(algo.name, source, swept, seed)
                 kw = {**run_values, "dataset" if offline else "env": source, "seed": seed,
-                      "run_dir": str(out / tag), "progress": False}
+                      "run_dir": str(out / tag), "progress": True}
                 trials.append(Trial(tag, algo.name, asdict(_build(run_cls, kw, tag)), {**fixed, **swept}))
     return trials
 

@@ -128,18 +128,19 @@ class OfflineDataset:
             return None
         return 100.0 * (returns - self.ref_min_score) / (self.ref_max_score - self.ref_min_score)
 
-    def make_eval_env(self) -> gym.Env:
-        """The environment the dataset was recorded in, rebuilt from its metadata."""
+    def make_eval_env(self, render_mode: str | None = None) -> gym.Env:
+        """The environment the dataset was recorded in, rebuilt from its metadata (rendering frames
+        when `render_mode` is "rgb_array")."""
         if self.env_spec is None:
             raise KeelError(f"dataset {self.dataset_id} records no environment (env_spec), so it cannot be evaluated")
         try:
-            return gym.make(self.env_spec)
+            return gym.make(self.env_spec, **({"render_mode": render_mode} if render_mode else {}))
         except Exception as e:
             raise KeelError(f"cannot rebuild the environment {self.env_spec.id!r} recorded in dataset "
                             f"{self.dataset_id}: {type(e).__name__}: {e}") from None
 
 
-def dataset_env(dataset_id: str) -> tuple[gym.Env, float | None, float | None]:
+def dataset_env(dataset_id: str, render_mode: str | None = None) -> tuple[gym.Env, float | None, float | None]:
     """The environment a dataset was recorded in and its (ref_min_score, ref_max_score), from the
     metadata alone (the episodes are not read)."""
     import minari
@@ -152,7 +153,7 @@ def dataset_env(dataset_id: str) -> tuple[gym.Env, float | None, float | None]:
     except Exception as e:
         raise KeelError(f"dataset {dataset_id} at {dataset_dir(dataset_id)} could not be opened ({type(e).__name__}: {e})") from None
     probe = OfflineDataset(dataset_id, *([torch.zeros(0)] * 5), np.zeros(0), ds.observation_space, ds.action_space, spec)
-    return probe.make_eval_env(), _float_or_none(meta.get("ref_min_score")), _float_or_none(meta.get("ref_max_score"))
+    return probe.make_eval_env(render_mode), _float_or_none(meta.get("ref_min_score")), _float_or_none(meta.get("ref_max_score"))
 
 
 def load_minari(dataset_id: str, device: torch.device | str = "cpu", seed: int = 0) -> OfflineDataset:
@@ -245,8 +246,9 @@ def _check_episodes(episodes: list, env) -> None:
 
 def write_minari(dataset_id: str, episodes: list, env: str | gym.Env | gym.envs.registration.EnvSpec,
                  ref_min_score: float | None, ref_max_score: float | None, algorithm_name: str,
-                 description: str, overwrite: bool = False) -> Path:
+                 description: str, overwrite: bool = False, ref_episodes: int = 100) -> Path:
     """Write `episodes` (minari EpisodeBuffer objects) as dataset `dataset_id`; return its folder.
+    `ref_episodes`: how many episodes each reference score averaged (recorded in the metadata).
 
     The dataset is built in a temporary folder beside the others and renamed into place, so an
     interrupted write never leaves a half dataset, and an existing one is replaced only when asked.
@@ -270,7 +272,7 @@ def write_minari(dataset_id: str, episodes: list, env: str | gym.Env | gym.envs.
             minari.create_dataset_from_buffers(
                 dataset_id=dataset_id, buffer=episodes, env=env, eval_env=env, algorithm_name=algorithm_name,
                 author="keelrl", ref_min_score=ref_min_score, ref_max_score=ref_max_score, description=description,
-                data_format="hdf5")
+                num_episodes_average_score=ref_episodes, data_format="hdf5")
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():
             trash = Path(tempfile.mkdtemp(dir=root, prefix=".keel-old-"))

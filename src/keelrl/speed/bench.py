@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from keelrl.version import __version__
 from keelrl.algos import ALGOS, build_agent, get_algo
 from keelrl.algos.spec import DatasetNeeds, Rollouts
 from keelrl.data.synthetic import box_spaces, discrete_spaces, filled_replay_buffer, random_rollout, synthetic_dataset
-from keelrl.device import resolve_device
+from keelrl.device import choose_threads, resolve_device
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_text
 from keelrl.speed.learner import learner_update
@@ -181,7 +182,7 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
     if seeds > 1 and cuda_graphs:
         raise KeelError("--seeds times eager or compiled stacks; --cuda-graphs captures single-seed updates")
     if threads < 0:
-        raise KeelError(f"--threads must be >= 0 (0: torch's default), got {threads}")
+        raise KeelError(f"--threads must be >= 0 (0: one per idle core), got {threads}")
     dev = resolve_device(device)
     skipped: dict[str, str] = {}   # algorithms a CUDA graph cannot capture, with the reason
     if cuda_graphs:
@@ -193,8 +194,10 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
                 if dev.type != "cuda" or compile:
                     raise
                 skipped[name] = str(e)
-    if threads > 0:
-        torch.set_num_threads(threads)
+    chosen, note = choose_threads(threads)
+    if note is not None:
+        print(f"keel: note: {note}", file=sys.stderr, flush=True)
+    torch.set_num_threads(chosen)
     report = {"machine": machine_name(dev), "device": str(dev), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "keelrl": __version__, "compile": compile, "cuda_graphs": cuda_graphs,
               "updates": updates, "warmup": warmup, "results": []}

@@ -47,9 +47,10 @@ def identity(algo: str, run_config: dict, algo_config: dict) -> dict:
     return {"algo": algo, **source, "config_hash": config_hash(algo, run_config, algo_config)}
 
 
-def check_belongs(meta: dict, ckpt: dict, run_dir: Path) -> None:
+def check_belongs(meta: dict, ckpt: dict, run_dir: Path, current_names=lambda config: config) -> None:
     """Refuse, naming what differs, a checkpoint that is not the run of run folder `run_dir` (whose
-    config.json is `meta`): another algorithm, environment or dataset, or other settings."""
+    config.json is `meta`): another algorithm, environment or dataset, or other settings.
+    `current_names(config)`: the algorithm's renamed Config fields under their new names."""
     where = run_dir / CHECKPOINT_NAME
     if ckpt["keelrl"] != "run":
         raise KeelError(f"{where} is an agent file (save_agent), not a run checkpoint: a run cannot continue from it")
@@ -64,7 +65,7 @@ def check_belongs(meta: dict, ckpt: dict, run_dir: Path) -> None:
                             f"{mine_run.get(source)!r}: they belong to different runs; put back the run's own files")
     differ = [f"run.{k}" for k in sorted(set(theirs_run) | set(mine_run))
               if k not in VOLATILE and theirs_run.get(k) != mine_run.get(k)]
-    theirs_cfg, mine_cfg = plain(ckpt["algo_config"]), plain(meta["algo_config"])
+    theirs_cfg, mine_cfg = plain(current_names(ckpt["algo_config"])), plain(current_names(meta["algo_config"]))
     differ += [f"algo_config.{k}" for k in sorted(set(theirs_cfg) | set(mine_cfg)) if theirs_cfg.get(k) != mine_cfg.get(k)]
     if differ:
         k = differ[0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from keelrl.errors import check
 
@@ -37,17 +38,23 @@ class RunConfig:
     device: str = "auto"
     """Training device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
     threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    """torch CPU threads; 0: one per idle core (torch's default, one per core, on an idle machine; fewer when other processes use the CPU, with a note; a resumed run keeps its count)."""
     compile: bool = False
     """torch.compile the learner's networks (their forward and backward; the update's control flow and optimizer steps stay eager). The first updates are slow while it compiles; docs/speed.md says when it pays."""
     cuda_graphs: bool = False
     """Capture one whole learner update as a CUDA graph and replay it each update (CUDA devices only; not PPO). docs/speed.md."""
     progress: bool = True
-    """Show the live progress bar."""
+    """Show progress: a live line in a terminal, one plain line per logging interval when the output is a file or pipe; without it, only the closing summary."""
     env_kwargs: dict[str, bool | int | float | str] = field(default_factory=dict)
     """Keyword arguments for the environment's constructor (gymnasium.make(env, **env_kwargs)), e.g. --env-kwargs ctrl_cost_weight 0.5."""
     wrappers: tuple[str, ...] = ()
     """Wrappers applied in order to each environment copy, as MODULE:NAME (a callable taking the env), e.g. gymnasium.wrappers:FlattenObservation."""
+    track: tuple[Literal["wandb", "mlflow"], ...] = ()
+    """Also send the run to experiment trackers: wandb (Weights & Biases; offline without an API key), mlflow (a local ./mlruns store unless --track-uri or MLFLOW_TRACKING_URI says otherwise). docs/tracking.md."""
+    track_project: str = "keelrl"
+    """The W&B project and MLflow experiment the run goes to."""
+    track_uri: str | None = None
+    """MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the file store ./mlruns)."""
 
     def __post_init__(self) -> None:
         check(self.total_steps >= 1, f"total_steps must be >= 1, got {self.total_steps}")
@@ -67,6 +74,7 @@ class RunConfig:
             parse_seeds(self.seeds)
         check(isinstance(self.env_kwargs, dict), f"env_kwargs must be a mapping of argument names to values, got {self.env_kwargs!r}")
         self.wrappers = tuple(self.wrappers)
+        self.track = check_track(self.track)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -108,13 +116,19 @@ class OfflineRunConfig:
     device: str = "auto"
     """Training device: auto (cuda if available, else cpu), cpu, cuda, cuda:N."""
     threads: int = 0
-    """torch CPU threads (0: torch's default)."""
+    """torch CPU threads; 0: one per idle core (torch's default, one per core, on an idle machine; fewer when other processes use the CPU, with a note; a resumed run keeps its count)."""
     compile: bool = False
     """torch.compile the learner's networks (their forward and backward; the update's control flow and optimizer steps stay eager). The first updates are slow while it compiles; docs/speed.md says when it pays."""
     cuda_graphs: bool = False
     """Capture one whole learner update as a CUDA graph and replay it each update (CUDA devices only; not PPO). docs/speed.md."""
     progress: bool = True
-    """Show the live progress bar."""
+    """Show progress: a live line in a terminal, one plain line per logging interval when the output is a file or pipe; without it, only the closing summary."""
+    track: tuple[Literal["wandb", "mlflow"], ...] = ()
+    """Also send the run to experiment trackers: wandb (Weights & Biases; offline without an API key), mlflow (a local ./mlruns store unless --track-uri or MLFLOW_TRACKING_URI says otherwise). docs/tracking.md."""
+    track_project: str = "keelrl"
+    """The W&B project and MLflow experiment the run goes to."""
+    track_uri: str | None = None
+    """MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the file store ./mlruns)."""
 
     def __post_init__(self) -> None:
         check(bool(self.dataset), "--dataset must name a Minari dataset, such as keel/hopper/medium-v0")
@@ -130,6 +144,14 @@ class OfflineRunConfig:
         check(not (self.cuda_graphs and self.device == "cpu"),
               "cuda_graphs needs a CUDA device (--device cuda, or auto on a GPU machine), got --device cpu")
         check(not (self.compile and self.cuda_graphs), "compile and cuda_graphs cannot be combined yet: choose one")
+        self.track = check_track(self.track)
+
+
+def check_track(track) -> tuple[str, ...]:
+    track = tuple(track)
+    bad = [t for t in track if t not in ("wandb", "mlflow")]
+    check(not bad, f"track takes wandb and mlflow, got {bad[0]!r}" if bad else "")
+    return tuple(dict.fromkeys(track))
 
 
 def run_config_class(spec) -> type:

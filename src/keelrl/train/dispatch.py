@@ -29,6 +29,7 @@ from keelrl.train.on_policy import RolloutLoop
 from keelrl.train.run_folder import (CONFIG_NAME, adopt, default_run_dir, import_recorded, plan_run_dir, read_marker,
                                      read_run_config, remove_temporaries)
 from keelrl.train.skeleton import allocating, finish_run, mark_finished, resolve_device
+from keelrl.train.tracking import check_trackers
 from keelrl.types import Spaces
 
 LOOPS = {"transitions": OffPolicyLoop, "rollouts": RolloutLoop, "dataset": OfflineLoop}
@@ -91,6 +92,7 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, impo
         run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, env_label(run.env), f"s{run.seed}")
     if spec.check_run is not None:
         spec.check_run(run, cfg)
+    check_trackers(run.track)
     plan = plan_run_dir(run_dir, run.overwrite)
     run.run_dir = str(run_dir)
     meta.update(run=asdict(run), algo_config=asdict(cfg))
@@ -137,11 +139,11 @@ def _resume(run_dir: Path, total_steps: int | None, callback, progress: bool | N
         raise KeelError(f"cannot resume {run_dir}: the run stopped before its first checkpoint; start it again "
                         f"with the same command and --overwrite (it replaces this folder)")
     ckpt = read_checkpoint(run_dir / CHECKPOINT_NAME, trust_pickle)
-    check_belongs(meta, ckpt, run_dir)
     spec = get_algo(ckpt["algo"])
+    check_belongs(meta, ckpt, run_dir, spec.current_names)
     try:
         run = run_config_class(spec)(**ckpt["run_config"])
-        cfg = spec.config(**ckpt["algo_config"])
+        cfg = spec.config_from(ckpt["algo_config"])
         step = int(ckpt["loop"]["step"])
     except (TypeError, KeyError, ValueError) as e:
         raise KeelError(f"{run_dir / CHECKPOINT_NAME} holds settings this keelrl cannot use ({e})") from None
@@ -152,7 +154,7 @@ def _resume(run_dir: Path, total_steps: int | None, callback, progress: bool | N
     if run.total_steps <= step:
         if step == run.total_steps and not (read_marker(run_dir) or {}).get("finished"):
             # stopped after its final checkpoint: only the curve and the summary are left to do
-            finish_run(run_dir, run.progress, step, ckpt["loop"].get("last_eval"))
+            finish_run(run_dir, True, step, ckpt["loop"].get("last_eval"))
             adopt(run_dir)
             mark_finished(run_dir)
             return run_dir

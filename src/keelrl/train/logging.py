@@ -1,4 +1,4 @@
-"""Run-folder logging: CSV files (the source of truth for plots), TensorBoard events, progress bar."""
+"""Run-folder logging: CSV files (the source of truth for plots), TensorBoard events, training episodes."""
 from __future__ import annotations
 
 import csv
@@ -53,8 +53,11 @@ class RunLogger:
     """Writes eval.csv, train.csv, metrics.csv and TensorBoard events in a run folder."""
 
     def __init__(self, run_dir: Path, metric_names: list[str], resume_step: int | None = None,
-                 normalized_scores: bool = False) -> None:
+                 normalized_scores: bool = False, hparams: dict | None = None, trackers: list | None = None) -> None:
+        """`hparams`: the run's settings for TensorBoard's HParams tab (a new run); `trackers`: experiment
+        trackers (train/tracking.py) that receive what the CSVs do."""
         self.run_dir = run_dir
+        self.trackers = list(trackers or [])
         if resume_step is not None:
             for name in (EVAL_CSV, TRAIN_CSV, METRICS_CSV):
                 truncate_csv(run_dir / name, resume_step)
@@ -65,55 +68,48 @@ class RunLogger:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from torch.utils.tensorboard import SummaryWriter
         self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+        if hparams:
+            self._write_hparams(hparams)
+
+    def _write_hparams(self, hparams: dict) -> None:
+        """The run's settings in TensorBoard's HParams tab, in the run's own event file."""
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+        values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in hparams.items() if v is not None}
+        for summary in hparams_summary(values, {"eval/return": 0.0}):
+            self.tb.file_writer.add_summary(summary)
+
+    def _track(self, step: int, values: dict) -> None:
+        for tracker in self.trackers:
+            tracker.log(step, values)
 
     def log_eval(self, step: int, mean: float, std: float, wall_s: float,
                  normalized: tuple[float, float] | None = None) -> None:
         """`normalized`: (mean, std) of the normalized scores 100 · (R - R_min) / (R_max - R_min), offline runs."""
         row = {"step": step, "eval_return_mean": mean, "eval_return_std": std, "wall_s": round(wall_s, 2)}
+        tracked = {"eval/return": mean, "eval/return_std": std}
         if normalized is not None:
             row.update(eval_normalized_mean=normalized[0], eval_normalized_std=normalized[1])
             self.tb.add_scalar("eval/normalized_score", normalized[0], step)
+            tracked["eval/normalized_score"] = normalized[0]
         self.eval.write(row)
         self.tb.add_scalar("eval/return", mean, step)
+        self._track(step, tracked)
 
     def log_episode(self, step: int, ret: float, length: int) -> None:
         self.train.write({"step": step, "episode_return": ret, "episode_length": length})
         self.tb.add_scalar("train/episode_return", ret, step)
+        self._track(step, {"train/episode_return": ret, "train/episode_length": length})
 
     def log_metrics(self, step: int, row: dict) -> None:
         self.metrics.write({"step": step, **row})
         for k, v in row.items():
             self.tb.add_scalar(f"train/{k}", v, step)
+        self._track(step, {f"train/{k}": v for k, v in row.items()})
 
     def close(self) -> None:
         for log in (self.eval, self.train, self.metrics):
             log.close()
         self.tb.close()
-
-
-class ProgressBar:
-    """Live bar: steps, steps/s, last training-episode return, last evaluation return."""
-
-    def __init__(self, total: int, start: int, enabled: bool, description: str) -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        self._p = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(bar_width=12), MofNCompleteColumn(),
-            TextColumn("{task.fields[sps]:>6.0f} steps/s"), TextColumn("train {task.fields[train]}"),
-            TextColumn("eval {task.fields[eval]}"), refresh_per_second=4)
-        self._task = self._p.add_task(description, total=total, completed=start, sps=0.0, train="-", eval="-")
-        self._p.start()
-
-    def update(self, step: int, sps: float, train: float | None, eval_: float | None) -> None:
-        if self.enabled:
-            fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
-            self._p.update(self._task, completed=step, sps=sps, train=fmt(train), eval=fmt(eval_))
-
-    def close(self) -> None:
-        if self.enabled:
-            self._p.stop()
 
 
 class EpisodeTracker:

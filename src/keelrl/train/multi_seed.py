@@ -33,7 +33,8 @@ from keelrl.train.config import RunConfig, parse_seeds
 from keelrl.train.logging import EpisodeTracker
 from keelrl.train.run_folder import (CONFIG_NAME, SEED_FOLDER, default_run_dir, import_recorded, plan_run_dir, read_marker,
                                      read_run_config, remove_temporaries)
-from keelrl.train.skeleton import Member, RunSkeleton, allocating, finish_run, mark_finished, resolve_device
+from keelrl.train.skeleton import Member, RunSkeleton, allocating, finish_run, mark_finished, resolve_device, setup_threads
+from keelrl.train.tracking import check_trackers
 from keelrl.types import Spaces
 
 
@@ -74,6 +75,7 @@ def train(spec: AlgoSpec, run: RunConfig, cfg, callback=None, meta: dict | None 
     finally:
         probe.close()
     check_seeds_fit(spec, cfg, run, spaces, len(seeds), device)
+    check_trackers(run.track)
     plan = plan_run_dir(base, run.overwrite)
     runs, files = [], {}
     for s, d in zip(seeds, seed_dirs(base, seeds)):
@@ -144,7 +146,7 @@ def resume(base: Path, total_steps: int | None = None, callback=None, progress: 
                         f"have none); start it again with the same command and --overwrite")
     ckpts = [read_checkpoint(d / CHECKPOINT_NAME, trust_pickle) for d in dirs]
     for meta, c, d in zip(metas, ckpts, dirs):
-        check_belongs(meta, c, d)
+        check_belongs(meta, c, d, get_algo(c["algo"]).current_names)
     steps = {c["loop"]["step"] for c in ckpts}
     if len(steps) != 1 or len({c["algo"] for c in ckpts}) != 1:
         raise KeelError(f"the seed runs in {base} are at different steps {sorted(steps)}; "
@@ -165,7 +167,7 @@ def resume(base: Path, total_steps: int | None = None, callback=None, progress: 
             return dirs
         raise KeelError(f"the runs in {base} are already at step {step} of {runs[0].total_steps}; "
                         f"pass --total-steps N with N > {step} to train them further")
-    cfg = spec.config(**ckpts[0]["algo_config"])
+    cfg = spec.config_from(ckpts[0]["algo_config"])
     with allocating(f"the resumed group {base}"):
         loop = MultiSeedLoop(spec, runs, cfg, base, ckpts)
     for d, meta in zip(dirs, metas):   # the group is rebuilt: now the folders may change
@@ -184,8 +186,7 @@ class MultiSeedLoop:
         self.seeds = [r.seed for r in runs]
         self.dirs = [Path(r.run_dir) for r in runs]
         self.device = resolve_device(run.device)
-        if run.threads > 0:
-            torch.set_num_threads(run.threads)
+        setup_threads(run, ckpts[0] if ckpts else None)
         self.envs = [make_vector_env(run.env, run.num_envs, run.env_kwargs, run.wrappers) for _ in runs]
         spaces = Spaces.of(self.envs[0])
         self.agent = STACKED[spec.name](cfg, self.seeds, spaces, self.device)

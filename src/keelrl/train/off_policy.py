@@ -30,7 +30,7 @@ class OffPolicyLoop:
     def __init__(self, spec: AlgoSpec, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
         self.spec, self.run_cfg, self.cfg, self.run_dir = spec, run, cfg, run_dir
         self.needs: Transitions = spec.needs(cfg)
-        self.device, self.np_rng = setup_process(run)
+        self.device, self.np_rng = setup_process(run, ckpt)
         self.envs = make_vector_env(run.env, run.num_envs, run.env_kwargs, run.wrappers)
         spaces = Spaces.of(self.envs)
         self.agent = build_agent(spec, cfg, spaces, self.device)

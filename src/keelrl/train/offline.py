@@ -45,7 +45,7 @@ class OfflineLoop:
         """`data`: the dataset already read (by `train`'s checks), else it is read here (on resume)."""
         self.spec, self.run_cfg, self.cfg, self.run_dir = spec, run, cfg, run_dir
         self.needs: DatasetNeeds = spec.needs(cfg)
-        self.device, self.np_rng = setup_process(run)
+        self.device, self.np_rng = setup_process(run, ckpt)
         if data is None:
             data = load_minari(run.dataset, self.device, run.seed)
         self.data = data.to(self.device)

@@ -29,7 +29,7 @@ class RolloutLoop:
     def __init__(self, spec: AlgoSpec, run: RunConfig, cfg, run_dir: Path, ckpt: dict | None = None) -> None:
         self.spec, self.run_cfg, self.cfg, self.run_dir = spec, run, cfg, run_dir
         self.needs: Rollouts = spec.needs(cfg)
-        self.device, self.np_rng = setup_process(run)
+        self.device, self.np_rng = setup_process(run, ckpt)
         if spec.check_run is not None:
             spec.check_run(run, cfg)
         self.envs = make_vector_env(run.env, run.num_envs, run.env_kwargs, run.wrappers)

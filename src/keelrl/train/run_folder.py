@@ -29,7 +29,7 @@ from keelrl.version import __version__
 MARKER = ".keelrl-run"
 CONFIG_NAME = "config.json"
 RUN_FILES = frozenset({MARKER, CONFIG_NAME, "eval.csv", "train.csv", "metrics.csv", "tb", "checkpoint.pt", "checkpoint.pt.next",
-                       "checkpoints", "learning_curve.png", "eval.mp4", "eval.gif"})
+                       "checkpoints", "learning_curve.png", "eval.mp4", "eval.gif", "tracking.json", "wandb"})
 """What a run folder holds when keelrl alone wrote it."""
 TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{6,}\.tmp")
 """The name of a file an atomic write had not finished (files.py): `.checkpoint.pt.k3x9_a2.tmp`."""

@@ -19,7 +19,9 @@ seed of a stack). The loop owns its step counter and what one iteration does; th
 """
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 import time
@@ -30,13 +32,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from keelrl.device import resolve_device  # noqa: F401  (re-exported for the loops)
+from keelrl.device import choose_threads, resolve_device  # noqa: F401  (resolve_device: re-exported for the loops)
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
 from keelrl.train.checkpoint import CHECKPOINT_NAME, PENDING_NAME, commit_group, identity, keep_copy, write_checkpoint
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
-from keelrl.train.logging import EpisodeTracker, ProgressBar, RunLogger
-from keelrl.train.run_folder import mark_finished, read_marker
+from keelrl.train.logging import EpisodeTracker, RunLogger
+from keelrl.train.progress import RunProgress, display_mode
+from keelrl.train.run_folder import CONFIG_NAME, mark_finished, read_marker
+from keelrl.train.tracking import flat_config, open_trackers
 
 
 
@@ -93,20 +97,30 @@ class StopFlag:
             signal.signal(s, old)
 
 
-def setup_process(run) -> tuple[torch.device, np.random.Generator]:
+def setup_threads(run, ckpt: dict | None = None) -> None:
+    """torch's CPU threads for the run (device.choose_threads): --threads, else the count the resumed
+    run used, else what the machine's load leaves; a note on stderr when it is fewer than torch's default."""
+    recorded = ckpt["loop"].get("threads") if ckpt is not None else None
+    threads, note = choose_threads(run.threads, recorded)
+    if note is not None and run.progress:
+        print(f"keel: note: {note}", file=sys.stderr, flush=True)
+    torch.set_num_threads(threads)
+
+
+def setup_process(run, ckpt: dict | None = None) -> tuple[torch.device, np.random.Generator]:
     """Device, torch threads and every seed of a run; returns (device, the loop's numpy Generator)."""
     device = resolve_device(run.device)
-    if run.threads > 0:
-        torch.set_num_threads(run.threads)
+    setup_threads(run, ckpt)
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     return device, np.random.default_rng(run.seed)
 
 
 def evaluate_and_log(policy, eval_env, run, step: int, log: RunLogger, wall: float,
-                     normalize: Callable[[float], float | None] | None = None) -> float:
+                     normalize: Callable[[float], float | None] | None = None) -> tuple[float, float | None]:
     """Deterministic evaluation of `policy` (anything with `act(obs, deterministic)`); logs it, with
-    normalized scores when `normalize(R)` gives them, and returns the mean return."""
+    normalized scores when `normalize(R)` gives them. Returns the mean return and the mean
+    normalized score (None without reference scores)."""
     returns = evaluate(lambda o: policy.act(o, deterministic=True), eval_env, run.eval_episodes,
                        run.seed + EVAL_SEED_OFFSET)
     mean = float(returns.mean())
@@ -115,22 +129,27 @@ def evaluate_and_log(policy, eval_env, run, step: int, log: RunLogger, wall: flo
         scores = np.array([normalize(float(r)) for r in returns])
         normalized = (float(scores.mean()), float(scores.std()))
     log.log_eval(step, mean, float(returns.std()), wall, normalized)
-    return mean
+    return mean, None if normalized is None else normalized[0]
 
 
-def finish_run(run_dir: Path, progress: bool, step: int, last_eval: float | None) -> None:
-    """Draw the run's learning curve and, when `progress`, print the closing summary."""
+RUN_FOLDER_FILES = ("config.json", "eval.csv", "train.csv", "metrics.csv", "tb", CHECKPOINT_NAME, "learning_curve.png")
+
+
+def finish_run(run_dir: Path, summary: bool, step: int, last_eval: float | None, unit: str = "step",
+               score: float | None = None) -> None:
+    """Draw the run's learning curve and, when `summary`, print the closing summary (`score`: the
+    final normalized score, offline)."""
     from keelrl.analysis.plots import plot_runs
-    png = run_dir / "learning_curve.png"
     try:
-        plot_runs([run_dir], png)
+        plot_runs([run_dir], run_dir / "learning_curve.png")
     except KeelError:
-        png = None
-    if progress:
+        pass
+    if summary:
         ev = "-" if last_eval is None else f"{last_eval:.1f}"
-        print(f"done: {step} steps, final evaluation return {ev}\n"
-              f"run folder: {run_dir}  (config.json, eval.csv, train.csv, metrics.csv, tb/, {CHECKPOINT_NAME}"
-              f"{', learning_curve.png' if png else ''})")
+        normalized = "" if score is None else f" (normalized score {score:.1f})"
+        files = ", ".join(n + ("/" if (run_dir / n).is_dir() else "") for n in RUN_FOLDER_FILES if (run_dir / n).exists())
+        print(f"done: {step} {unit}s, final evaluation return {ev}{normalized}\n"
+              f"run folder: {run_dir}  ({files})", flush=True)
 
 
 @dataclass
@@ -159,6 +178,7 @@ class RunSkeleton:
         self.resume_target = resume_target or members[0].run_dir
         self.check_each_update = device.type == "cpu"   # on CPU a check costs microseconds; on a GPU, at logging
         self.last_eval: list[float | None] = [None] * len(members)
+        self.last_score: list[float | None] = [None] * len(members)   # normalized scores, offline
         self.last_eval_step: int | None = None
         self.wall_offset, self.t0 = 0.0, None
         self.last_checkpoint_step: int | None = None
@@ -168,10 +188,12 @@ class RunSkeleton:
 
     # ---- what each member's checkpoint holds of the skeleton
     def state_dict(self, i: int = 0) -> dict:
-        return {"last_eval": self.last_eval[i], "last_eval_step": self.last_eval_step, "wall": self.wall()}
+        return {"last_eval": self.last_eval[i], "last_score": self.last_score[i], "last_eval_step": self.last_eval_step,
+                "wall": self.wall(), "threads": torch.get_num_threads()}
 
     def load_state_dict(self, states: list[dict]) -> None:
         self.last_eval = [s["last_eval"] for s in states]
+        self.last_score = [s.get("last_score") for s in states]
         self.last_eval_step, self.wall_offset = states[0]["last_eval_step"], states[0]["wall"]
 
     def wall(self) -> float:
@@ -193,7 +215,8 @@ class RunSkeleton:
         step, wall = self.loop.step, self.wall()
         for i, m in enumerate(self.members):
             if m.eval_env is not None:
-                self.last_eval[i] = evaluate_and_log(m.policy, m.eval_env, m.run, step, self.logs[i], wall, self.normalize)
+                self.last_eval[i], self.last_score[i] = evaluate_and_log(m.policy, m.eval_env, m.run, step, self.logs[i],
+                                                                         wall, self.normalize)
                 self.last_eval_step = step
         if self.last_eval_step == step and self.callbacks:
             self.callbacks.on_eval(self._view())
@@ -263,6 +286,22 @@ class RunSkeleton:
                        float(np.mean(evals)) if evals else None, self.last_eval_step,
                        [m.run_dir for m in self.members])
 
+    def _logger(self, m: Member, resumed_from: int | None) -> RunLogger:
+        """A member's logs: CSVs, TensorBoard (its settings as hyperparameters, for a new run) and the
+        experiment trackers its run asked for."""
+        meta = json.loads((m.run_dir / CONFIG_NAME).read_text())
+        track = tuple(getattr(m.run, "track", ()))
+        trackers = open_trackers(track, m.run_dir, meta, m.run.track_project, m.run.track_uri) if track else []
+        return RunLogger(m.run_dir, self.metric_names, resume_step=resumed_from, normalized_scores=self.normalize is not None,
+                         hparams=None if resumed_from is not None else flat_config(meta), trackers=trackers)
+
+    def _show(self, progress: RunProgress) -> None:
+        """The display's numbers: mean over members of the last training return and evaluation
+        (the normalized score where there is one)."""
+        score = self._mean(self.last_score)
+        progress.normalized = score is not None
+        progress.update(self.loop.step, self._mean_train_return(), score if score is not None else self._mean(self.last_eval))
+
     def _log(self, rate: float) -> None:
         values = {k: v.tolist() for k, v in self.loop.metrics.items()}   # one transfer per metric, all seeds
         stacked = self.stacked
@@ -280,12 +319,12 @@ class RunSkeleton:
         self.t0 = time.perf_counter()
         self.last_checkpoint_step = resumed_from
         self.callbacks = Callbacks(callback)
-        self.logs = [RunLogger(m.run_dir, self.metric_names, resume_step=resumed_from,
-                               normalized_scores=self.normalize is not None) for m in self.members]
-        bar = ProgressBar(run.total_steps, loop.step, run.progress, self.description)
-        rate_t, rate_step, rate = time.perf_counter(), loop.step, 0.0
-        bar_t = rate_t
+        self.logs = [self._logger(m, resumed_from) for m in self.members]
+        progress = RunProgress(run.total_steps, loop.step, display_mode(run.progress), self.description, self.unit,
+                               episodes=any(m.episodes is not None for m in self.members))
+        rate_t, rate_step = time.perf_counter(), loop.step
         dirs = [m.run_dir for m in self.members]
+        ended = False
         for d in dirs:   # going on: a finished run given more steps is unfinished until it ends again
             if (read_marker(d) or {}).get("finished"):
                 mark_finished(d, False)
@@ -297,14 +336,13 @@ class RunSkeleton:
                     prev = loop.step
                     loop.iterate()
                     now = time.perf_counter()
+                    self._show(progress)
                     if loop.step // run.log_every > prev // run.log_every:
                         self.check_finite(loop.metrics)
                         rate = (loop.step - rate_step) / max(now - rate_t, 1e-9)
                         rate_t, rate_step = now, loop.step
                         self._log(rate)
-                    if now - bar_t > 0.5 or rate_t == now:
-                        bar.update(loop.step, rate, self._mean_train_return(), self._mean(self.last_eval))
-                        bar_t = now
+                        progress.log_line()
                     stop = (bool(self.callbacks) and self.callbacks.on_step(self._view())) or flag.stop
                     if loop.step // run.checkpoint_every > prev // run.checkpoint_every or stop:
                         self.checkpoint()
@@ -318,13 +356,17 @@ class RunSkeleton:
                         return dirs
                 if self.last_eval_step != loop.step:
                     self.evaluate()   # the final evaluation, at the end of the budget
-                bar.update(loop.step, rate, self._mean_train_return(), self._mean(self.last_eval))
+                self._show(progress)
                 if self.last_checkpoint_step != loop.step:
                     self.checkpoint()
+            ended = True
         finally:
-            bar.close()
+            progress.close()
             for log in self.logs:
                 log.close()
+                if not ended:   # stopped, interrupted or failed: the tracked runs end here, to be resumed
+                    for tracker in log.trackers:
+                        tracker.close()
             loop.close()
         self._finish()
         if self.callbacks:
@@ -333,14 +375,22 @@ class RunSkeleton:
 
     def _finish(self) -> None:
         single = not self.stacked
-        for m, ev in zip(self.members, self.last_eval):
-            finish_run(m.run_dir, m.run.progress and single, self.loop.step, ev)
+        for m, ev, score, log in zip(self.members, self.last_eval, self.last_score, self.logs):
+            finish_run(m.run_dir, single, self.loop.step, ev, self.unit, score)
+            for tracker in log.trackers:
+                tracker.finish(m.run_dir / "learning_curve.png")
             mark_finished(m.run_dir)
-        if not single and self.settings.progress:
+        if not single:
+            from keelrl.analysis.plots import plot_runs
+            try:   # the group's combined curve: the seeds' mean and band (or each seed, below 3)
+                plot_runs([m.run_dir for m in self.members], self.resume_target / "learning_curve.png")
+            except KeelError:
+                pass
             evals = ", ".join("-" if e is None else f"{e:.1f}" for e in self.last_eval)
             seeds = ",".join(str(m.run.seed) for m in self.members)
             print(f"done: {self.loop.step} steps × {len(self.members)} seeds, final evaluation returns {evals}\n"
-                  f"run folders: {self.resume_target}/s{{{seeds}}}")
+                  f"run folders: {self.resume_target}/s{{{seeds}}}, the group's curve in "
+                  f"{self.resume_target / 'learning_curve.png'}", flush=True)
 
     def _mean_train_return(self) -> float | None:
         return self._mean([m.episodes.last_return if m.episodes is not None else None for m in self.members])
