@@ -24,13 +24,17 @@ def _one_thread():
 
 
 @pytest.fixture
-def trained(tmp_path, capsys):
-    """A finished tiny SAC run on Pendulum-v1 made through `keel train` (tests/cli_lines.py's TINY)."""
+def trained(tmp_path):
+    """A finished tiny SAC run on Pendulum-v1 made through `keel train` (tests/cli_lines.py's TINY);
+    what it prints is kept out of the test's captured output."""
+    import contextlib
+    import io
+
     from keelrl.cli import main
     from tests.cli_lines import TINY
     run_dir = tmp_path / "run"
-    assert main(["train", "sac", "--env", "Pendulum-v1", "--seed", "2", "--run-dir", str(run_dir), *TINY]) == 0
-    capsys.readouterr()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["train", "sac", "--env", "Pendulum-v1", "--seed", "2", "--run-dir", str(run_dir), *TINY]) == 0
     return run_dir
 
 

@@ -103,9 +103,27 @@ def test_eval_and_plot(tmp_path, trained, capsys):
 
 
 @pytest.mark.parametrize("name", ["v.gif", "v.mp4"])
-def test_eval_video(trained, capsys, name):
+def test_eval_video(trained, capfd, monkeypatch, name):
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)   # as on a server: Mesa used to print an error line
     assert main(["eval", str(trained), "--episodes", "1", "--video", str(trained / name)]) == 0
     assert (trained / name).stat().st_size > 1000
+    out, err = capfd.readouterr()   # the file descriptors: C libraries print there, not to sys.stderr
+    assert "XDG_RUNTIME_DIR" not in out + err and "macro_block_size" not in out + err and "resizing" not in out + err
+
+
+def test_help_of_presets_episodes_kind_and_seeds(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "iql", "--help"])
+    assert "--preset NAME starts from a preset's Config values" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    assert "deterministic episodes to run" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["collect", "--help"])
+    assert "{random,medium,expert,medium-replay,medium-expert}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "td3", "--help"])
+    assert "--seeds" not in capsys.readouterr().out   # --seeds stacks SAC only
 
 
 def test_help_lists_every_config_field(capsys):

@@ -149,3 +149,14 @@ def test_offline_guide_names_real_functions():
         for name in names:
             assert f"`{name}" in guide, f"docs/offline.md does not name {name}"
             assert hasattr(mod, name), f"{module} has no {name}"
+
+
+def test_user_docs_speak_to_users():
+    """The README and docs say what keelrl does, not how a page came to be written: no work sessions,
+    no time running out, no study notes' file names."""
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md")), root / "benchmarks" / "RESULTS.md"]
+    for page in pages:
+        text = page.read_text()
+        for phrase in ("the session", "this session", "time ran out", "study notes", "the notes (", "seeds/00"):
+            assert phrase not in text, f"{page.relative_to(root)} says {phrase!r}"

@@ -143,6 +143,25 @@ def test_medium_replay_of_a_wrapped_buffer_is_chronological(minari_root, tmp_pat
     assert meta["run"]["keep_checkpoints"] is False and not (run_dir / "checkpoints").exists()
 
 
+def test_random_without_an_expert_has_no_reference_scores_and_trains(minari_root, tmp_path, capsys):
+    """Training takes a dataset without reference scores, so collecting one needs no expert; the
+    metadata records the episodes the scores averaged; an offline run's video needs no --env."""
+    import minari
+    assert _collect("--kind", "random", "--env", ENV, "--steps", "200", "--name", "test/ip/plain-v0") == 0
+    assert "so the dataset has no reference scores" in capsys.readouterr().err
+    data = load_minari("test/ip/plain-v0")
+    assert data.ref_min_score is None and data.ref_max_score is None
+    assert _collect("--kind", "random", "--env", ENV, "--ref-max-score", "1000", "--steps", "50",
+                    "--name", "test/ip/scored-v0") == 0   # _collect passes --ref-episodes 2
+    assert minari.load_dataset("test/ip/scored-v0").storage.metadata["num_episodes_average_score"] == 2
+    run_dir = tmp_path / "bc"
+    assert main(["train", "bc", "--dataset", "test/ip/plain-v0", "--total-steps", "20", "--eval-episodes", "1",
+                 "--hidden-sizes", "8", "8", "--batch-size", "16", "--run-dir", str(run_dir), "--no-progress",
+                 "--device", "cpu"]) == 0
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video", str(tmp_path / "bc.gif")]) == 0
+    assert (tmp_path / "bc.gif").stat().st_size > 1000
+
+
 def test_random_with_only_an_expert_uses_its_env_or_asks_for_env(sac_run, minari_root, capsys):
     rc = _collect("--kind", "random", "--expert", str(sac_run), "--steps", "50", "--name", "test/ip/random-v0")
     err = capsys.readouterr().err
