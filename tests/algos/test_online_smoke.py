@@ -106,7 +106,9 @@ def test_help_lists_every_config_field(capsys, algo, config, docstring):
         main(["train", algo, "--help"])
     out = capsys.readouterr().out
     for f in [*fields(config), *fields(RunConfig)]:
-        assert "--" + f.name.replace("_", "-") in out, f.name
+        if f.name != "seeds":   # --seeds stacks SAC only: the other algorithms have no such flag
+            assert "--" + f.name.replace("_", "-") in out, f.name
+    assert "--seeds" not in out
     assert docstring in " ".join(out.split())          # help comes from the field docstrings (rewrapped)
 
 
