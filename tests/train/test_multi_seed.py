@@ -177,6 +177,14 @@ def test_cli_seeds_and_errors(tmp_path, capsys):
     assert "seeds must be" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "g"), "--total-steps", "150", "--no-progress"]) == 0
     assert all(read_checkpoint(tmp_path / "g" / f"s{s}" / "checkpoint.pt")["loop"]["step"] == 150 for s in range(3))
+    # the group as one: its combined curve, keel eval of every seed with the mean, keel plot of the folder
+    assert (tmp_path / "g" / "learning_curve.png").exists()
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "g"), "--episodes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Pendulum-v1: 1 deterministic episodes") == 3 and "3 seeds (s0, s1, s2): mean return " in out
+    assert ", 95% CI [" in out
+    assert main(["plot", str(tmp_path / "g"), "--out", str(tmp_path / "g.png")]) == 0 and (tmp_path / "g.png").exists()
 
 
 @pytest.mark.slow

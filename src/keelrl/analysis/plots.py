@@ -248,7 +248,8 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
             else:
                 for curve in curves if len(curves) > 1 else []:
                     ax.plot(xs, curve, color=color, alpha=0.35, linewidth=0.8)
-            line, = ax.plot(xs, mean, color=color, linewidth=1.8)
+            marker = "o" if len(xs) < 3 else None   # one or two evaluations: points, not an invisible line
+            line, = ax.plot(xs, mean, color=color, linewidth=1.8, marker=marker)
             legend.setdefault(f"{label} ({how})", line)
         ax.set_title(env)
         ax.set_xlabel(xlabel)
