@@ -30,7 +30,7 @@ def clock(seconds: float | None) -> str:
     """m:ss under an hour, h:mm:ss beyond; - when unknown."""
     if seconds is None or seconds != seconds or seconds == float("inf"):
         return "-"
-    seconds = int(round(seconds))
+    seconds = int(seconds)   # whole seconds elapsed (or left), as a clock shows them
     if seconds < 3600:
         return f"{seconds // 60}:{seconds % 60:02d}"
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
