@@ -2,6 +2,7 @@
 from keelrl.version import __version__  # noqa: E402
 
 import keelrl.envs.probes  # noqa: E402,F401  (registers the probe environments keel/Probe*-v0)
+import keelrl.envs.hybrid  # noqa: E402,F401  (registers the hybrid-action environments keel/Platform-v0, ...)
 from keelrl.algos import AlgoSpec, register_algo  # noqa: E402
 from keelrl.algos.sac import SACAgent, SACConfig  # noqa: E402
 from keelrl import train  # noqa: E402  (the package keelrl.train, which calling runs train.dispatch.train)

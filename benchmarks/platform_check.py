@@ -1,0 +1,74 @@
+"""keelrl's Platform against an independent implementation: the `hybrid-platform` package (a
+gymnasium port of Bester's gym-platform, itself based on Masson's original code). Same seed and the
+same random actions: the observations and rewards must be equal.
+
+    python -m venv benchmarks/.venv-hybrid-platform
+    benchmarks/.venv-hybrid-platform/bin/pip install hybrid-platform==0.1.0 numba   # it imports numba without declaring it
+    benchmarks/.venv-hybrid-platform/bin/python benchmarks/platform_check.py --episodes 200 \
+        --out benchmarks/results/platform_check.json
+
+keelrl's module is loaded from its file (it needs only gymnasium and numpy), so the peer's virtual
+environment needs no torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def keel_platform():
+    spec = importlib.util.spec_from_file_location("keel_platform", ROOT / "src/keelrl/envs/hybrid/platform.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--episodes", type=int, default=200)
+    p.add_argument("--out", default=None)
+    a = p.parse_args()
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from gym_platform.envs.platform_env import PlatformEnv as PeerPlatform
+    ours_mod = keel_platform()
+    rng = np.random.default_rng(0)
+    steps = obs_diff = reward_diff = ends_diff = 0
+    worst_obs = worst_reward = 0.0
+    for episode in range(a.episodes):
+        ours, peer = ours_mod.PlatformEnv(), PeerPlatform()
+        o1, _ = ours.reset(seed=episode)
+        (s2, _), _ = peer.reset(seed=episode)
+        worst_obs = max(worst_obs, float(np.abs(o1 - s2.astype(np.float32)).max()))
+        for t in range(200):
+            k = int(rng.integers(3))
+            params = rng.uniform(ours_mod.PARAM_LOW, ours_mod.PARAM_HIGH).astype(np.float32)
+            o1, r1, end1, _, _ = ours.step((k, params))
+            (s2, _), r2, end2, _, _ = peer.step((k, tuple(params[i:i + 1] for i in range(3))))
+            steps += 1
+            d_obs, d_rew = float(np.abs(o1 - s2.astype(np.float32)).max()), abs(r1 - float(r2))
+            worst_obs, worst_reward = max(worst_obs, d_obs), max(worst_reward, d_rew)
+            obs_diff += d_obs > 0
+            reward_diff += d_rew > 0
+            ends_diff += bool(end1) != bool(end2)
+            if end1 or end2:
+                break
+    result = {"episodes": a.episodes, "steps": steps, "steps_with_different_obs": obs_diff,
+              "steps_with_different_reward": reward_diff, "different_episode_ends": ends_diff,
+              "max_abs_obs_difference": worst_obs, "max_abs_reward_difference": worst_reward,
+              "peer": "hybrid-platform 0.1.0 (gym_platform.envs.platform_env.PlatformEnv)"}
+    print(json.dumps(result, indent=1))
+    if a.out:
+        Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
+    return 0 if obs_diff == reward_diff == ends_diff == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
