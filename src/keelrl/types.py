@@ -10,10 +10,15 @@ Shapes (B = batch size, O = observation dim, A = action dim):
                        truncation is NOT a termination, so the target bootstraps through it.
     discount  [B]      float32 or None: the bootstrap discount γ^m of an m-step transition (n-step
                        returns); None means one-step transitions discounted by the algorithm's γ.
+    params    [B, P]   float32 or None: hybrid (parameterized) actions only, the continuous parameters
+                       of all K discrete actions, `action` then being the discrete index [B] int64;
+                       action k reads its slice `Spaces.param_slices[k]` of them.
 
 Spaces: the observation and action spaces an Agent is built for (`Agent(cfg, spaces, device)`),
 whether they come from an environment or a dataset; `to_dict` / `from_dict` give a plain form that
-checkpoints store.
+checkpoints store. Hybrid actions are gymnasium `Tuple(Discrete(K), Box(P))`: a discrete choice and
+the parameters of every choice, action k owning the slice `param_slices[k]` of the P parameters
+(declared by the environment as `param_slices`, else an equal split).
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ class Batch:
     next_obs: torch.Tensor
     terminated: torch.Tensor
     discount: torch.Tensor | None = None
+    params: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         b = self.obs.shape[0]
@@ -43,10 +49,13 @@ class Batch:
             raise ValueError("Batch.reward and Batch.terminated must be 1-D [B] tensors")
         if self.obs.shape != self.next_obs.shape:
             raise ValueError(f"Batch.next_obs {tuple(self.next_obs.shape)} != obs {tuple(self.obs.shape)}")
+        if self.params is not None and (self.params.dim() != 2 or self.params.shape[0] != b or self.action.dim() != 1):
+            raise ValueError(f"a hybrid Batch has action [B] (the discrete index) and params [B, P]; got action "
+                             f"{tuple(self.action.shape)}, params {tuple(self.params.shape)}")
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(*(None if getattr(self, f) is None else getattr(self, f).to(device)
-                       for f in ("obs", "action", "reward", "next_obs", "terminated", "discount")))
+                       for f in ("obs", "action", "reward", "next_obs", "terminated", "discount", "params")))
 
 
 @dataclass(frozen=True)
@@ -55,13 +64,48 @@ class Spaces:
 
     observation: gym.Space
     action: gym.Space
+    param_slices: tuple[tuple[int, int], ...] | None = None
+    """Hybrid actions: (start, stop) of each discrete action's parameters (None otherwise)."""
+
+    def __post_init__(self) -> None:
+        if is_hybrid(self.action):
+            k, p = int(self.action.spaces[0].n), int(self.action.spaces[1].shape[0])
+            slices = self.param_slices if self.param_slices is not None else equal_split(k, p)
+            object.__setattr__(self, "param_slices", tuple((int(a), int(b)) for a, b in slices))
+            if len(self.param_slices) != k or not all(0 <= a <= b <= p for a, b in self.param_slices):
+                raise ValueError(f"param_slices {self.param_slices} do not give each of the {k} discrete actions "
+                                 f"a slice of the {p} parameters")
 
     @classmethod
     def of(cls, source) -> "Spaces":
-        """The spaces of an environment, a vector environment (its single copy) or a dataset."""
+        """The spaces of an environment, a vector environment (its single copy) or a dataset; a hybrid
+        environment's parameter slices from its `param_slices` attribute, if it declares one."""
         obs = getattr(source, "single_observation_space", None)
         act = getattr(source, "single_action_space", None)
-        return cls(source.observation_space if obs is None else obs, source.action_space if act is None else act)
+        act = source.action_space if act is None else act
+        slices = None
+        if is_hybrid(act):
+            inner = source.envs[0] if hasattr(source, "envs") else source
+            slices = getattr(getattr(inner, "unwrapped", inner), "param_slices", None)
+        return cls(source.observation_space if obs is None else obs, act, slices)
+
+    @property
+    def hybrid(self) -> bool:
+        """Tuple(Discrete(K), Box(P)) actions: a discrete choice and its continuous parameters."""
+        return is_hybrid(self.action)
+
+    @property
+    def param_dim(self) -> int:
+        """P, the number of parameters of all discrete actions together (hybrid actions)."""
+        return int(self.action.spaces[1].shape[0])
+
+    @property
+    def param_low(self) -> np.ndarray:
+        return np.asarray(self.action.spaces[1].low, dtype=np.float32)
+
+    @property
+    def param_high(self) -> np.ndarray:
+        return np.asarray(self.action.spaces[1].high, dtype=np.float32)
 
     @classmethod
     def box(cls, obs_dim: int, low, high) -> "Spaces":
@@ -85,8 +129,8 @@ class Spaces:
 
     @property
     def num_actions(self) -> int:
-        """K, the number of discrete actions."""
-        return int(self.action.n)
+        """K, the number of discrete actions (of a hybrid space too)."""
+        return int(self.action.spaces[0].n if self.hybrid else self.action.n)
 
     @property
     def action_low(self) -> np.ndarray:
@@ -98,30 +142,56 @@ class Spaces:
 
     def shape_text(self) -> str:
         """'observations [O], actions Box [A]' or '... Discrete(K)', for messages."""
-        act = f"Discrete({self.num_actions})" if self.discrete else f"Box [{self.act_dim}]"
+        act = (f"Tuple(Discrete({self.num_actions}), Box [{self.param_dim}])" if self.hybrid else
+               f"Discrete({self.num_actions})" if self.discrete else f"Box [{self.act_dim}]")
         return f"observations {list(self.observation.shape)}, actions {act}"
 
     def to_dict(self) -> dict:
         """Plain lists, numbers and strings (what a checkpoint stores; no pickled space objects)."""
-        return {"observation": space_to_dict(self.observation), "action": space_to_dict(self.action)}
+        out = {"observation": space_to_dict(self.observation), "action": space_to_dict(self.action)}
+        if self.hybrid:
+            out["param_slices"] = [list(s) for s in self.param_slices]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "Spaces":
-        return cls(space_from_dict(d["observation"]), space_from_dict(d["action"]))
+        slices = d.get("param_slices")
+        return cls(space_from_dict(d["observation"]), space_from_dict(d["action"]),
+                   None if slices is None else tuple(tuple(s) for s in slices))
+
+
+def is_hybrid(space: gym.Space) -> bool:
+    """Whether `space` is Tuple(Discrete(K), Box(P)) with a 1-D Box."""
+    return (isinstance(space, gym.spaces.Tuple) and len(space.spaces) == 2
+            and isinstance(space.spaces[0], gym.spaces.Discrete) and isinstance(space.spaces[1], gym.spaces.Box)
+            and len(space.spaces[1].shape) == 1)
+
+
+def equal_split(k: int, p: int) -> tuple[tuple[int, int], ...]:
+    """K discrete actions sharing P parameters equally (P divisible by K), else every action all P."""
+    if p % k == 0:
+        n = p // k
+        return tuple((i * n, (i + 1) * n) for i in range(k))
+    return tuple((0, p) for _ in range(k))
 
 
 def space_to_dict(space: gym.Space) -> dict:
-    """A Box or Discrete space as plain values."""
+    """A Box, Discrete or hybrid Tuple(Discrete, Box) space as plain values."""
+    if is_hybrid(space):
+        return {"type": "Tuple", "spaces": [space_to_dict(s) for s in space.spaces]}
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gym.spaces.Box):
         return {"type": "Box", "low": np.asarray(space.low, np.float64).tolist(),
                 "high": np.asarray(space.high, np.float64).tolist(), "shape": list(space.shape),
                 "dtype": str(space.dtype)}
-    raise ValueError(f"cannot store a {type(space).__name__} space; keelrl stores Box and Discrete spaces")
+    raise ValueError(f"cannot store a {type(space).__name__} space; keelrl stores Box, Discrete and hybrid "
+                     f"Tuple(Discrete, Box) spaces")
 
 
 def space_from_dict(d: dict) -> gym.Space:
+    if d["type"] == "Tuple":
+        return gym.spaces.Tuple(tuple(space_from_dict(s) for s in d["spaces"]))
     if d["type"] == "Discrete":
         return gym.spaces.Discrete(d["n"], start=d["start"])
     if d["type"] == "Box":

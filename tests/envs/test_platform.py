@@ -28,7 +28,9 @@ def test_spaces_are_a_discrete_choice_and_its_parameters():
     assert discrete.n == 3 and params.shape == (3,)
     np.testing.assert_array_equal(params.low, [0, 0, 0])
     np.testing.assert_array_equal(params.high, [30, 720, 430])
-    assert [P.PARAM_SLICES[k] for k in range(3)] == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    assert P.PARAM_SLICES == ((0, 1), (1, 2), (2, 3))
+    spaces = keelrl.Spaces.of(env)
+    assert spaces.hybrid and spaces.num_actions == 3 and spaces.param_dim == 3 and spaces.param_slices == P.PARAM_SLICES
     obs, _ = env.reset(seed=0)
     assert obs.shape == (9,) and obs.dtype == np.float32 and env.observation_space.contains(obs)
     assert env.spec.max_episode_steps == 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from keelrl.types import Spaces
+from keelrl.types import Spaces, is_hybrid
 
 
 def _flat_box(space: gym.Space) -> bool:
@@ -23,10 +23,17 @@ def _observations(spaces: Spaces) -> str | None:
     return None
 
 
+def describe(space: gym.Space) -> str:
+    """A space for messages: hybrid spaces by their parts' sizes."""
+    if is_hybrid(space):
+        return f"hybrid actions Tuple(Discrete({space.spaces[0].n}), Box({space.spaces[1].shape[0]}))"
+    return str(space)
+
+
 def continuous_actions(spaces: Spaces, source: str) -> str | None:
     """Flat Box observations and a 1-D action Box with finite bounds."""
     if not isinstance(spaces.action, gym.spaces.Box):
-        return f"needs continuous (Box) actions, but {source} has {spaces.action}"
+        return f"needs continuous (Box) actions, but {source} has {describe(spaces.action)}"
     if not _bounded_box(spaces.action):
         return f"needs a 1-D action Box with finite bounds, got {spaces.action}"
     return _observations(spaces)
@@ -35,7 +42,7 @@ def continuous_actions(spaces: Spaces, source: str) -> str | None:
 def discrete_actions(spaces: Spaces, source: str) -> str | None:
     """Flat Box observations and Discrete(K) actions numbered from 0."""
     if not isinstance(spaces.action, gym.spaces.Discrete):
-        return f"needs discrete actions, but {source} has {spaces.action}"
+        return f"needs discrete actions, but {source} has {describe(spaces.action)}"
     if int(spaces.action.start) != 0:
         return f"needs a Discrete space starting at 0, {source} has {spaces.action}"
     return _observations(spaces)
@@ -46,12 +53,24 @@ def box_or_discrete_actions(spaces: Spaces, source: str) -> str | None:
     if isinstance(spaces.action, gym.spaces.Discrete):
         return discrete_actions(spaces, source)
     if not _bounded_box(spaces.action):
-        return f"needs a Discrete action space or a 1-D action Box with finite bounds, but {source} has {spaces.action}"
+        return (f"needs a Discrete action space or a 1-D action Box with finite bounds, but {source} has "
+                f"{describe(spaces.action)}")
+    return _observations(spaces)
+
+
+def hybrid_actions(spaces: Spaces, source: str) -> str | None:
+    """Flat Box observations and hybrid Tuple(Discrete(K), Box(P)) actions with finite parameter bounds."""
+    if not spaces.hybrid:
+        return f"needs hybrid actions, Tuple(Discrete(K), Box(P)), but {source} has {describe(spaces.action)}"
+    if not _bounded_box(spaces.action.spaces[1]):
+        return f"needs finite bounds on the parameters of its hybrid actions, got {spaces.action.spaces[1]}"
     return _observations(spaces)
 
 
 def action_kind(space: gym.Space) -> str:
-    """'discrete', 'continuous', or the space's class name, for messages."""
+    """'discrete', 'continuous', 'hybrid', or the space's class name, for messages."""
+    if is_hybrid(space):
+        return "hybrid"
     if isinstance(space, gym.spaces.Discrete):
         return "discrete"
     if isinstance(space, gym.spaces.Box):

@@ -51,8 +51,8 @@ JUMPS = {1: (35.0, 1.0), 2: (25.0, 1.0)}                 # action -> (vertical s
 
 PARAM_LOW = np.array([0.0, 0.0, 0.0], dtype=np.float32)
 PARAM_HIGH = np.array([30.0, 720.0, 430.0], dtype=np.float32)
-PARAM_SLICES = (slice(0, 1), slice(1, 2), slice(2, 3))
-"""The slice of the parameter vector each discrete action reads."""
+PARAM_SLICES = ((0, 1), (1, 2), (2, 3))
+"""The (start, stop) of the parameters each discrete action reads (keelrl.Spaces.param_slices)."""
 ACTION_NAMES = ("run", "hop", "leap")
 
 SHIFT = np.array([SIZE[0], 0.0, 0.0, ENEMY_SPEED, 0.0, 0.0, 0.0, 0.0, 0.0])
@@ -64,6 +64,7 @@ class PlatformEnv(gym.Env):
     """keel/Platform-v0 (see the module docstring)."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    param_slices = PARAM_SLICES
 
     def __init__(self, render_mode: str | None = None) -> None:
         self.render_mode = render_mode
@@ -181,7 +182,8 @@ class PlatformEnv(gym.Env):
         index, params = int(action[0]), np.asarray(action[1], dtype=np.float64).reshape(-1)
         if not 0 <= index < 3 or params.shape != (3,):
             raise ValueError(f"Platform actions are (index in 0..2, 3 parameters), got {action!r}")
-        param = float(np.clip(params[PARAM_SLICES[index]][0], PARAM_LOW[index], PARAM_HIGH[index]))
+        start, _ = PARAM_SLICES[index]
+        param = float(np.clip(params[start], PARAM_LOW[index], PARAM_HIGH[index]))
         self.start_x = self.pos[0]
         ticks, remaining = 0, 1.0
         while True:
