@@ -1,11 +1,13 @@
 """keelrl's Platform against an independent implementation: the `hybrid-platform` package (a
 gymnasium port of Bester's gym-platform, itself based on Masson's original code). Same seed and the
-same random actions: the observations and rewards must be equal.
+same random actions (and, with --actions, the same action sequences that cross the course): the
+observations and rewards must be equal.
 
     python -m venv benchmarks/.venv-hybrid-platform
     benchmarks/.venv-hybrid-platform/bin/pip install hybrid-platform==0.1.0 numba   # it imports numba without declaring it
+    .venv/bin/python benchmarks/platform_actions.py --seeds 10 --out benchmarks/results/platform_actions.json
     benchmarks/.venv-hybrid-platform/bin/python benchmarks/platform_check.py --episodes 200 \
-        --out benchmarks/results/platform_check.json
+        --actions benchmarks/results/platform_actions.json --out benchmarks/results/platform_check.json
 
 keelrl's module is loaded from its file (it needs only gymnasium and numpy), so the peer's virtual
 environment needs no torch.
@@ -35,6 +37,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--episodes", type=int, default=200)
     p.add_argument("--out", default=None)
+    p.add_argument("--actions", default=None, help="also replay these action sequences (benchmarks/platform_actions.py)")
     a = p.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     from gym_platform.envs.platform_env import PlatformEnv as PeerPlatform
@@ -60,7 +63,24 @@ def main() -> int:
             ends_diff += bool(end1) != bool(end2)
             if end1 or end2:
                 break
-    result = {"episodes": a.episodes, "steps": steps, "steps_with_different_obs": obs_diff,
+    scripted = 0
+    for episode in json.loads(Path(a.actions).read_text()) if a.actions else []:
+        ours, peer = ours_mod.PlatformEnv(), PeerPlatform()
+        ours.reset(seed=episode["seed"])
+        peer.reset(seed=episode["seed"])
+        for k, value in episode["actions"]:
+            params = np.zeros(3, np.float32)
+            params[k] = value
+            o1, r1, end1, _, info = ours.step((k, params))
+            (s2, _), r2, end2, _, _ = peer.step((k, tuple(params[i:i + 1] for i in range(3))))
+            steps += 1
+            d_obs, d_rew = float(np.abs(o1 - s2.astype(np.float32)).max()), abs(r1 - float(r2))
+            worst_obs, worst_reward = max(worst_obs, d_obs), max(worst_reward, d_rew)
+            obs_diff += d_obs > 0
+            reward_diff += d_rew > 0
+            ends_diff += bool(end1) != bool(end2)
+        scripted += bool(info["success"])
+    result = {"episodes": a.episodes, "scripted_episodes_reaching_the_end": scripted, "steps": steps, "steps_with_different_obs": obs_diff,
               "steps_with_different_reward": reward_diff, "different_episode_ends": ends_diff,
               "max_abs_obs_difference": worst_obs, "max_abs_reward_difference": worst_reward,
               "peer": "hybrid-platform 0.1.0 (gym_platform.envs.platform_env.PlatformEnv)"}
