@@ -63,10 +63,12 @@ def test_a_tracked_run_arrives_whole_and_a_resume_continues_it(tmp_path, local_s
                     run_dir=str(tmp_path / "r"), progress=False, device="cpu", seed=0, track=("wandb", "mlflow"))
     cfg = SACConfig(hidden_sizes=(8, 8), learning_starts=50, batch_size=16)
     run_dir = train("sac", run, cfg, callback=lambda step: step >= 100)
-    resume(run_dir)
     ids = json.loads((run_dir / "tracking.json").read_text())
-
     client = MlflowClient(local_stores)
+    assert client.get_run(ids["mlflow"]).info.status == "KILLED"   # stopped before its budget
+    resume(run_dir)
+    assert json.loads((run_dir / "tracking.json").read_text()) == ids
+
     tracked = client.get_run(ids["mlflow"])
     assert tracked.info.status == "FINISHED" and tracked.info.run_name == "r"
     assert tracked.data.params["algo"] == "sac" and tracked.data.params["algo.batch_size"] == "16"
