@@ -1,7 +1,7 @@
 """Pure math shared by several algorithms. No state, no optimizers, no I/O."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
@@ -95,3 +95,34 @@ def expectile_loss(diff: torch.Tensor, tau: float) -> torch.Tensor:
     τ > 0.5 weighs under-estimates of Q by V more, so V tends to an upper expectile of Q."""
     weight = torch.where(diff < 0, 1.0 - tau, tau)
     return weight * diff.pow(2)
+
+
+def invert_gradients(grad: torch.Tensor, value: torch.Tensor, low: float | torch.Tensor = -1.0,
+                     high: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """Inverting gradients (Hausknecht & Stone 2016, Eq. 11) for a bounded output p ∈ [p_min, p_max]:
+
+        ∇p ← ∇p · (p_max - p) / (p_max - p_min)   where ∇p suggests increasing p
+        ∇p ← ∇p · (p - p_min) / (p_max - p_min)   otherwise
+
+    grad = ∂Q/∂p (the ascent direction), value = p, both [B, D]: the step shrinks as p nears the bound
+    it moves toward and reverses once p is past it, which keeps p in bounds without a squashing function."""
+    assert grad.shape == value.shape, f"grad {tuple(grad.shape)} and value {tuple(value.shape)} must match"
+    width = high - low
+    return torch.where(grad > 0, grad * (high - value) / width, grad * (value - low) / width)
+
+
+def inverted_gradient_loss(q_of: Callable[[torch.Tensor], torch.Tensor], action: torch.Tensor,
+                           low: float | torch.Tensor = -1.0, high: float | torch.Tensor = 1.0
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The deterministic policy gradient through inverting gradients (Hausknecht & Stone 2016, §4.3.3):
+    g̃ = invert_gradients(∂Q(s, a)/∂a, a) with a = μ_φ(s) [B, D], applied through the surrogate
+    -E[ Σ_i g̃_i a_i ] (g̃ held fixed), whose gradient in φ is -E[ g̃ ∂a/∂φ ].
+
+    q_of(a) -> [B] the value of actions a (critic weights frozen by the caller). Returns
+    (surrogate loss, Q(s, a) [B] without gradient)."""
+    a = action.detach().requires_grad_(True)
+    q = q_of(a)                                                  # [B]
+    assert q.dim() == 1 and q.shape[0] == action.shape[0], f"q_of must give [B] values, got {tuple(q.shape)}"
+    (grad,) = torch.autograd.grad(q.sum(), a)                    # [B, D]: ∂Q/∂a row by row
+    g = invert_gradients(grad, a.detach(), low, high)
+    return -(g * action).sum(1).mean(), q.detach()

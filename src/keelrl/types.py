@@ -13,6 +13,9 @@ Shapes (B = batch size, O = observation dim, A = action dim):
     params    [B, P]   float32 or None: hybrid (parameterized) actions only, the continuous parameters
                        of all K discrete actions, `action` then being the discrete index [B] int64;
                        action k reads its slice `Spaces.param_slices[k]` of them.
+    policy_action [B, D] float32 or None: hybrid actions only, when the algorithm asks for it: the
+                       continuous vector its policy emitted for the action (HyAR's latent action,
+                       PA-DDPG's discrete scores and parameters), which its critic takes.
 
 Spaces: the observation and action spaces an Agent is built for (`Agent(cfg, spaces, device)`),
 whether they come from an environment or a dataset; `to_dict` / `from_dict` give a plain form that
@@ -22,7 +25,9 @@ the parameters of every choice, action k owning the slice `param_slices[k]` of t
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -38,6 +43,7 @@ class Batch:
     terminated: torch.Tensor
     discount: torch.Tensor | None = None
     params: torch.Tensor | None = None
+    policy_action: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         b = self.obs.shape[0]
@@ -52,10 +58,28 @@ class Batch:
         if self.params is not None and (self.params.dim() != 2 or self.params.shape[0] != b or self.action.dim() != 1):
             raise ValueError(f"a hybrid Batch has action [B] (the discrete index) and params [B, P]; got action "
                              f"{tuple(self.action.shape)}, params {tuple(self.params.shape)}")
+        if self.policy_action is not None and (self.policy_action.dim() != 2 or self.policy_action.shape[0] != b):
+            raise ValueError(f"Batch.policy_action must be [B, D], got {tuple(self.policy_action.shape)}")
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(*(None if getattr(self, f) is None else getattr(self, f).to(device)
-                       for f in ("obs", "action", "reward", "next_obs", "terminated", "discount", "params")))
+                       for f in ("obs", "action", "reward", "next_obs", "terminated", "discount", "params",
+                                 "policy_action")))
+
+    def replace(self, **fields) -> "Batch":
+        """This batch with some fields replaced (e.g. relabelled policy actions)."""
+        return dataclasses.replace(self, **fields)
+
+
+class HybridAction(NamedTuple):
+    """Hybrid actions of N environment copies as a replay buffer stores them (an agent's
+    `to_policy_space` of hybrid actions): the discrete indices [N], the parameters of every
+    discrete action in the policy's space [-1, 1] [N, P], and, for algorithms that ask for it, the
+    continuous vector the policy emitted [N, D]."""
+
+    index: np.ndarray
+    params: np.ndarray
+    policy_action: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from keelrl.data.replay import ReplayBuffer
 from keelrl.envs.hybrid.actions import from_flat, own_parameters, to_env, to_flat
 from keelrl.envs.spaces import hybrid_actions
 from keelrl.errors import KeelError
-from keelrl.types import Batch, Spaces
+from keelrl.types import Batch, HybridAction, Spaces
 
 OBS = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
 
@@ -61,7 +61,7 @@ def test_a_batch_and_the_replay_buffer_carry_index_and_parameters():
     buffer = ReplayBuffer.for_spaces(100, spaces, seed=0)
     assert buffer.params is not None and buffer.action.dtype == torch.int64
     obs = np.random.default_rng(0).random((5, 9))
-    buffer.add(obs, np.array([0, 1, 2, 1, 0]), np.ones(5), obs, np.zeros(5), params=np.arange(15.0).reshape(5, 3))
+    buffer.add(obs, HybridAction(np.array([0, 1, 2, 1, 0]), np.arange(15.0).reshape(5, 3)), np.ones(5), obs, np.zeros(5))
     batch = buffer.sample(64)
     assert batch.params.shape == (64, 3) and batch.action.shape == (64,)
     rows = {tuple(r) for r in torch.cat([batch.action[:, None].float(), batch.params], 1).tolist()}
@@ -69,8 +69,15 @@ def test_a_batch_and_the_replay_buffer_carry_index_and_parameters():
     restored = ReplayBuffer.for_spaces(100, spaces, seed=0)
     restored.load_state_dict(buffer.state_dict())
     assert torch.equal(restored.params[:5], buffer.params[:5])
-    with pytest.raises(ValueError, match="give add\\(\\) their params"):
+    with pytest.raises(ValueError, match="add\\(\\) takes a HybridAction"):
         buffer.add(obs, np.zeros(5), np.ones(5), obs, np.zeros(5))
+    with pytest.raises(ValueError, match="does not store the policy's vectors"):
+        buffer.add(obs, HybridAction(np.zeros(5), np.zeros((5, 3)), np.zeros((5, 4))), np.ones(5), obs, np.zeros(5))
+    with_vectors = ReplayBuffer.for_spaces(100, spaces, seed=0, policy_action_dim=4)
+    with_vectors.add(obs, HybridAction(np.zeros(5), np.zeros((5, 3)), np.ones((5, 4))), np.ones(5), obs, np.zeros(5))
+    assert with_vectors.sample(8).policy_action.tolist() == [[1.0] * 4] * 8
+    with pytest.raises(ValueError, match="stores the policy's vector"):
+        with_vectors.add(obs, HybridAction(np.zeros(5), np.zeros((5, 3))), np.ones(5), obs, np.zeros(5))
     with pytest.raises(ValueError, match="hybrid Batch has action \\[B\\]"):
         Batch(batch.obs, batch.params, batch.reward, batch.next_obs, batch.terminated, None, batch.params)
 

@@ -31,6 +31,25 @@ DATASET_SOURCES = ("dataset",)
 
 
 @dataclass(frozen=True)
+class SideUpdate:
+    """A second model an off-policy agent trains beside its main update, on its own batches and
+    schedule (HyAR's action VAE): the loop calls `agent.<method>(batch)` `pretrain` times when the
+    random warm-up ends (before the first main update), then `count` times every `every`
+    environment steps. The schedule is counted in environment steps, so a resumed run keeps it."""
+
+    method: str
+    """The agent's method that takes one Batch and returns its metrics."""
+    batch_size: int
+    """Transitions per batch."""
+    pretrain: int = 0
+    """Updates when the warm-up (learning_starts) ends."""
+    every: int = 0
+    """Then every this many environment steps (0: never)..."""
+    count: int = 1
+    """...this many updates."""
+
+
+@dataclass(frozen=True)
 class Transitions:
     """What an off-policy loop needs: a replay buffer and when and how often to update."""
 
@@ -48,6 +67,11 @@ class Transitions:
     """Store n-step transitions (with their bootstrap discount γ^m) when > 1."""
     gamma: float = 0.99
     """The discount the n-step writer sums rewards with."""
+    policy_action_dim: int = 0
+    """Hybrid actions: store the D-vector the policy emitted for each (`Batch.policy_action`; the
+    agent's `to_policy_space` gives it in a HybridAction); 0: not stored."""
+    side_updates: tuple[SideUpdate, ...] = ()
+    """Models trained beside the main update, on their own schedule."""
 
 
 @dataclass(frozen=True)

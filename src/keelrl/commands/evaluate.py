@@ -12,7 +12,7 @@ from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
 from keelrl.train.multi_seed import group_dirs
 from keelrl.train.run_folder import CONFIG_NAME, import_recorded, read_run_config
 from keelrl.types import Spaces
-from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate, reports_success
 
 
 def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: str | None = None,
@@ -85,7 +85,8 @@ def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, 
         env.close()
         raise
     try:
-        returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames)
+        successes: list | None = [] if reports_success(env) else None
+        returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames, successes)
     except Exception as e:
         if video is None:
             raise
@@ -93,7 +94,8 @@ def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, 
     finally:
         env.close()
     print(f"{label}{env_id}: {episodes} deterministic episodes, return {returns.mean():.2f} ± {returns.std():.2f} "
-          f"(min {returns.min():.2f}, max {returns.max():.2f})")
+          f"(min {returns.min():.2f}, max {returns.max():.2f})"
+          + (f", success rate {np.mean(successes):.2f}" if successes is not None else ""))
     if refs[0] is not None and refs[1] is not None and refs[1] != refs[0]:
         print(f"normalized score {100 * (returns.mean() - refs[0]) / (refs[1] - refs[0]):.1f} "
               f"(dataset {dataset}: random {refs[0]:.1f}, expert {refs[1]:.1f})")
@@ -107,7 +109,9 @@ def check_agent_fits(agent, env, env_id: str) -> None:
     trained = Spaces.from_dict(agent.state_dict()["spaces"])
     here = Spaces.of(env)
     same = (here.observation.shape == trained.observation.shape and here.discrete == trained.discrete
-            and (here.num_actions == trained.num_actions if here.discrete else here.action.shape == trained.action.shape))
+            and here.hybrid == trained.hybrid
+            and ((here.num_actions, here.param_dim) == (trained.num_actions, trained.param_dim) if here.hybrid
+                 else here.num_actions == trained.num_actions if here.discrete else here.action.shape == trained.action.shape))
     if not same:
         raise KeelError(f"{env_id} has {here.shape_text()}, but the agent was trained with {trained.shape_text()}: "
                         f"evaluate it in an environment with the same spaces (default: the run's own, without --env)")

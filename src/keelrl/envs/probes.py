@@ -1,7 +1,10 @@
 """Probe environments: tiny tasks whose value function and best action are known, so that a run on
 them checks an algorithm's wiring (targets, terminations, discounting, which network bootstraps,
 signs of log-probabilities), not only that it runs. Registered on `import keelrl`, each in a
-continuous-action version (Box(-1, 1, (1,))) and a discrete one (`...Discrete-v0`, Discrete(2)).
+continuous-action version (Box(-1, 1, (1,))), a discrete one (`...Discrete-v0`, Discrete(2)) and a
+hybrid one (`...Hybrid-v0`, Tuple(Discrete(2), Box(-1, 1, (2,))), action k reading parameter k;
+where the action matters, a hybrid action (k, x) earns the continuous reward of x_k when k is the
+discrete version's best action and -1 otherwise).
 
 Observations are Box(-1, 1, (1,)). Each class states its answer as `q_value(obs, action, gamma)`
 (the optimal action value; on a one-step probe also the value of every action) and, where the
@@ -25,21 +28,36 @@ TRUNCATION_STEPS = 5
 
 
 class _Probe(gym.Env):
-    """One observation in [-1, 1]; `discrete` picks Discrete(2) actions instead of Box(-1, 1, (1,))."""
+    """One observation in [-1, 1]; `discrete` picks Discrete(2) actions instead of Box(-1, 1, (1,)),
+    `hybrid` Tuple(Discrete(2), Box(-1, 1, (2,))) with action k reading parameter k."""
 
     metadata = {"render_modes": []}
+    param_slices = ((0, 1), (1, 2))
 
-    def __init__(self, discrete: bool = False) -> None:
-        self.discrete = discrete
+    def __init__(self, discrete: bool = False, hybrid: bool = False) -> None:
+        if discrete and hybrid:
+            raise ValueError("a probe is discrete, hybrid or neither, not both")
+        self.discrete, self.hybrid = discrete, hybrid
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-        self.action_space = gym.spaces.Discrete(2) if discrete else gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        box = gym.spaces.Box(-1.0, 1.0, (2 if hybrid else 1,), np.float32)
+        self.action_space = (gym.spaces.Discrete(2) if discrete else
+                             gym.spaces.Tuple((gym.spaces.Discrete(2), box)) if hybrid else box)
         self.obs = 0.0
 
     def _obs(self) -> np.ndarray:
         return np.array([self.obs], dtype=np.float32)
 
-    def _a(self, action) -> float:
+    def _a(self, action):
+        """The action as a float (continuous), an int (discrete) or (k, x_k) (hybrid)."""
+        if self.hybrid:
+            k = int(action[0])
+            return k, float(np.asarray(action[1], np.float32).reshape(-1)[k])
         return float(action) if self.discrete else float(np.asarray(action, np.float32).reshape(-1)[0])
+
+    def _hybrid_value(self, action, discrete_best: int, continuous_value) -> float:
+        """A hybrid action's reward: the continuous reward of its parameter when its index is the best one, else -1."""
+        k, x = action
+        return continuous_value(x) if k == discrete_best else -1.0
 
     def reset(self, *, seed: int | None = None, options=None):
         super().reset(seed=seed)
@@ -94,15 +112,15 @@ class ProbeActionReward(_Probe):
     (The best value is 1, not 0: TD3+BC's λ = α / mean|Q| would blow up at a best value of 0.)"""
 
     def step(self, action):
-        a = self._a(action)
-        r = (1.0 if a == 1 else -1.0) if self.discrete else 1.0 - (a - 0.5) ** 2
-        return self._obs(), r, True, False, {}
+        return self._obs(), self.q_value(self.obs, self._a(action), 0.0), True, False, {}
 
-    def q_value(self, obs: float, action: float, gamma: float) -> float:
+    def q_value(self, obs: float, action, gamma: float) -> float:
+        if self.hybrid:
+            return self._hybrid_value(action, 1, lambda x: 1.0 - (x - 0.5) ** 2)
         return (1.0 if action == 1 else -1.0) if self.discrete else 1.0 - (action - 0.5) ** 2
 
-    def best_action(self, obs: float) -> float:
-        return 1.0 if self.discrete else 0.5
+    def best_action(self, obs: float):
+        return (1, 0.5) if self.hybrid else 1.0 if self.discrete else 0.5
 
 
 class ProbeObsAction(_Probe):
@@ -115,13 +133,15 @@ class ProbeObsAction(_Probe):
     def step(self, action):
         return self._obs(), self.q_value(self.obs, self._a(action), 0.0), True, False, {}
 
-    def q_value(self, obs: float, action: float, gamma: float) -> float:
+    def q_value(self, obs: float, action, gamma: float) -> float:
+        if self.hybrid:
+            return self._hybrid_value(action, int(obs > 0), lambda x: 1.0 - (x - obs / 2) ** 2)
         if self.discrete:
             return 1.0 if (action == 1) == (obs > 0) else -1.0
         return 1.0 - (action - obs / 2) ** 2
 
-    def best_action(self, obs: float) -> float:
-        return float(obs > 0) if self.discrete else obs / 2
+    def best_action(self, obs: float):
+        return (int(obs > 0), obs / 2) if self.hybrid else float(obs > 0) if self.discrete else obs / 2
 
 
 class ProbeTruncation(_Probe):
@@ -144,11 +164,10 @@ PROBES = {"ProbeConstant": ProbeConstant, "ProbeObsReward": ProbeObsReward, "Pro
 def register_probes() -> None:
     for name, cls in PROBES.items():
         steps = TRUNCATION_STEPS if cls is ProbeTruncation else 10
-        for suffix, discrete in (("", False), ("Discrete", True)):
+        for suffix, kind in (("", {}), ("Discrete", {"discrete": True}), ("Hybrid", {"hybrid": True})):
             env_id = f"keel/{name}{suffix}-v0"
             if env_id not in gym.registry:
-                gym.register(env_id, entry_point=f"{__name__}:{cls.__name__}", max_episode_steps=steps,
-                             kwargs={"discrete": discrete})
+                gym.register(env_id, entry_point=f"{__name__}:{cls.__name__}", max_episode_steps=steps, kwargs=kind)
 
 
 register_probes()

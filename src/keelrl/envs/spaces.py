@@ -76,3 +76,15 @@ def action_kind(space: gym.Space) -> str:
     if isinstance(space, gym.spaces.Box):
         return "continuous"
     return type(space).__name__
+
+
+def random_actions(space: gym.Space, n: int, rng: np.random.Generator):
+    """n uniform random actions of a Box, Discrete or hybrid space, drawn from `rng`, in the form a
+    vector environment steps: [n, A] floats, [n] indices, or (indices [n], parameters [n, P])."""
+    if is_hybrid(space):
+        discrete, box = space.spaces
+        return (rng.integers(0, discrete.n, size=n),
+                rng.uniform(box.low, box.high, size=(n, box.shape[0])).astype(np.float32))
+    if isinstance(space, gym.spaces.Discrete):
+        return rng.integers(0, space.n, size=n)
+    return rng.uniform(space.low, space.high, size=(n, space.shape[0])).astype(np.float32)

@@ -53,8 +53,10 @@ class RunLogger:
     """Writes eval.csv, train.csv, metrics.csv and TensorBoard events in a run folder."""
 
     def __init__(self, run_dir: Path, metric_names: list[str], resume_step: int | None = None,
-                 normalized_scores: bool = False, hparams: dict | None = None, trackers: list | None = None) -> None:
-        """`hparams`: the run's settings for TensorBoard's HParams tab (a new run); `trackers`: experiment
+                 normalized_scores: bool = False, hparams: dict | None = None, trackers: list | None = None,
+                 success: bool = False) -> None:
+        """`success`: eval.csv gets the success rate of each evaluation (environments that report success);
+        `hparams`: the run's settings for TensorBoard's HParams tab (a new run); `trackers`: experiment
         trackers (train/tracking.py) that receive what the CSVs do."""
         self.run_dir = run_dir
         self.trackers = list(trackers or [])
@@ -62,7 +64,8 @@ class RunLogger:
             for name in (EVAL_CSV, TRAIN_CSV, METRICS_CSV):
                 truncate_csv(run_dir / name, resume_step)
         self.eval = CsvLog(run_dir / EVAL_CSV, ["step", "eval_return_mean", "eval_return_std", "wall_s"]
-                           + (["eval_normalized_mean", "eval_normalized_std"] if normalized_scores else []))
+                           + (["eval_normalized_mean", "eval_normalized_std"] if normalized_scores else [])
+                           + (["eval_success_rate"] if success else []))
         self.train = CsvLog(run_dir / TRAIN_CSV, ["step", "episode_return", "episode_length"])
         self.metrics = CsvLog(run_dir / METRICS_CSV, ["step", "updates", "sps", *metric_names])
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -83,14 +86,19 @@ class RunLogger:
             tracker.log(step, values)
 
     def log_eval(self, step: int, mean: float, std: float, wall_s: float,
-                 normalized: tuple[float, float] | None = None) -> None:
-        """`normalized`: (mean, std) of the normalized scores 100 · (R - R_min) / (R_max - R_min), offline runs."""
+                 normalized: tuple[float, float] | None = None, success_rate: float | None = None) -> None:
+        """`normalized`: (mean, std) of the normalized scores 100 · (R - R_min) / (R_max - R_min), offline runs;
+        `success_rate`: the fraction of episodes that succeeded, for environments that report success."""
         row = {"step": step, "eval_return_mean": mean, "eval_return_std": std, "wall_s": round(wall_s, 2)}
         tracked = {"eval/return": mean, "eval/return_std": std}
         if normalized is not None:
             row.update(eval_normalized_mean=normalized[0], eval_normalized_std=normalized[1])
             self.tb.add_scalar("eval/normalized_score", normalized[0], step)
             tracked["eval/normalized_score"] = normalized[0]
+        if success_rate is not None:
+            row["eval_success_rate"] = success_rate
+            self.tb.add_scalar("eval/success_rate", success_rate, step)
+            tracked["eval/success_rate"] = success_rate
         self.eval.write(row)
         self.tb.add_scalar("eval/return", mean, step)
         self._track(step, tracked)

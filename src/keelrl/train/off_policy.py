@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from keelrl.algos import build_agent
@@ -17,6 +16,7 @@ from keelrl.algos.spec import AlgoSpec, Transitions
 from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
 from keelrl.envs.make import make_env, make_vector_env, true_next_obs
+from keelrl.envs.spaces import random_actions
 from keelrl.envs.state import set_vector_state, vector_state
 from keelrl.speed.learner import learner_update
 from keelrl.train.checkpoint import rng_state, set_rng_state
@@ -36,7 +36,7 @@ class OffPolicyLoop:
         self.agent = build_agent(spec, cfg, spaces, self.device)
         n_step = self.needs.n_step
         self.buffer = ReplayBuffer.for_spaces(self.needs.buffer_size, spaces, self.device, seed=run.seed,
-                                              with_discount=n_step > 1)
+                                              with_discount=n_step > 1, policy_action_dim=self.needs.policy_action_dim)
         self.writer = NStepWriter(self.buffer, n_step, self.needs.gamma, run.num_envs) if n_step > 1 else None
         eval_env = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None
         self.episodes = EpisodeTracker(run.num_envs)
@@ -77,7 +77,7 @@ class OffPolicyLoop:
     def iterate(self) -> None:
         needs, n, prev = self.needs, self.run_cfg.num_envs, self.step
         if self.step < needs.learning_starts:
-            env_action = self._random_actions(n)
+            env_action = random_actions(self.envs.single_action_space, n, self.np_rng)
         else:
             env_action = self.agent.explore(self.obs, self.step)
         next_obs, reward, term, trunc, info = self.envs.step(env_action)
@@ -91,6 +91,7 @@ class OffPolicyLoop:
         self.step += n
         self.episodes.step(reward, done, self.step, self.skeleton.logs[0])
 
+        self._side_updates(prev)
         if prev >= needs.learning_starts:  # the first learning_starts steps only fill the buffer
             self.update_debt += n * needs.updates_per_step
             every = needs.update_every  # updates owed are paid in bursts every `every` steps
@@ -100,11 +101,16 @@ class OffPolicyLoop:
                 self.skeleton.check_update(self.metrics)
         self.skeleton.evaluate_if_due(prev)
 
-    def _random_actions(self, n: int) -> np.ndarray:
-        space = self.envs.single_action_space
-        if hasattr(space, "n"):
-            return self.np_rng.integers(0, space.n, size=n)
-        return self.np_rng.uniform(space.low, space.high, size=(n, space.shape[0])).astype(np.float32)
+    def _side_updates(self, prev: int) -> None:
+        """The models an agent trains beside its main update (spec: Transitions.side_updates), at the
+        end of the warm-up and then every `every` environment steps after it."""
+        start = self.needs.learning_starts
+        for side in self.needs.side_updates:
+            count = side.pretrain if prev < start <= self.step else 0
+            if side.every and prev >= start and self.step // side.every > prev // side.every:
+                count += side.count
+            for _ in range(count):
+                self.metrics = {**self.metrics, **getattr(self.agent, side.method)(self.buffer.sample(side.batch_size))}
 
     def run(self, callback=None) -> Path:
         return self.skeleton.run(callback)[0]

@@ -36,7 +36,7 @@ from keelrl.device import choose_threads, resolve_device  # noqa: F401  (resolve
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
 from keelrl.train.checkpoint import CHECKPOINT_NAME, PENDING_NAME, commit_group, identity, keep_copy, write_checkpoint
-from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate, reports_success
 from keelrl.train.logging import EpisodeTracker, RunLogger
 from keelrl.train.progress import RunProgress, display_mode
 from keelrl.train.run_folder import CONFIG_NAME, mark_finished, read_marker
@@ -121,14 +121,16 @@ def evaluate_and_log(policy, eval_env, run, step: int, log: RunLogger, wall: flo
     """Deterministic evaluation of `policy` (anything with `act(obs, deterministic)`); logs it, with
     normalized scores when `normalize(R)` gives them. Returns the mean return and the mean
     normalized score (None without reference scores)."""
+    successes: list | None = [] if reports_success(eval_env) else None
     returns = evaluate(lambda o: policy.act(o, deterministic=True), eval_env, run.eval_episodes,
-                       run.seed + EVAL_SEED_OFFSET)
+                       run.seed + EVAL_SEED_OFFSET, successes=successes)
     mean = float(returns.mean())
     normalized = None
     if normalize is not None and normalize(mean) is not None:
         scores = np.array([normalize(float(r)) for r in returns])
         normalized = (float(scores.mean()), float(scores.std()))
-    log.log_eval(step, mean, float(returns.std()), wall, normalized)
+    log.log_eval(step, mean, float(returns.std()), wall, normalized,
+                 None if successes is None else float(np.mean(successes)))
     return mean, None if normalized is None else normalized[0]
 
 
@@ -293,7 +295,7 @@ class RunSkeleton:
         track = tuple(getattr(m.run, "track", ()))
         trackers = open_trackers(track, m.run_dir, meta, m.run.track_project, m.run.track_uri) if track else []
         return RunLogger(m.run_dir, self.metric_names, resume_step=resumed_from, normalized_scores=self.normalize is not None,
-                         hparams=None if resumed_from is not None else flat_config(meta), trackers=trackers)
+                         success=reports_success(m.eval_env), hparams=None if resumed_from is not None else flat_config(meta), trackers=trackers)
 
     def _show(self, progress: RunProgress) -> None:
         """The display's numbers: mean over members of the last training return and evaluation

@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from keelrl.envs.action_bounds import ActionBounds
+from keelrl.types import HybridAction, Spaces
+
 
 def to_env(index: torch.Tensor | np.ndarray, params: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(indices [N], params [N, P]) as a gymnasium vector environment of Tuple(Discrete, Box) steps them."""
@@ -38,3 +41,45 @@ def own_parameters(params: torch.Tensor, index: torch.Tensor, slices: tuple[tupl
     for k, (start, stop) in enumerate(slices):
         mask[k, start:stop] = 1.0
     return params * mask[index.long()]
+
+
+class HybridActions:
+    """What a hybrid-action agent does at its edges: parameters between the policy's [-1, 1] and the
+    environment's bounds, actions out in the vector environment's form, and the form a replay buffer
+    stores (`to_policy_space`)."""
+
+    def __init__(self, spaces: Spaces, device: torch.device | str = "cpu") -> None:
+        self.num_actions, self.param_dim, self.slices = spaces.num_actions, spaces.param_dim, spaces.param_slices
+        self.bounds = ActionBounds(spaces.param_low, spaces.param_high, device)
+
+    def to_env(self, index: torch.Tensor, params: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(indices [N], parameters in [-1, 1] [N, P]) -> the environment's (indices, parameters in its bounds)."""
+        return to_env(index, self.bounds.to_env(params.clamp(-1.0, 1.0)))
+
+    def to_policy_space(self, env_action, policy_action: np.ndarray | None = None) -> HybridAction:
+        """The environment's (indices [N], parameters [N, P]) as a replay buffer stores them."""
+        index, params = env_action
+        return HybridAction(np.asarray(index, np.int64), self.bounds.to_policy(params), policy_action)
+
+
+def own_columns(slices: tuple[tuple[int, int], ...], param_dim: int) -> torch.Tensor:
+    """[K, W] the columns of each action's parameters, W the widest slice; shorter slices are padded
+    with the column P, which `chosen_params` reads as zero and `place_params` drops."""
+    width = max(b - a for a, b in slices)
+    cols = torch.full((len(slices), width), param_dim, dtype=torch.long)
+    for k, (a, b) in enumerate(slices):
+        cols[k, :b - a] = torch.arange(a, b)
+    return cols
+
+
+def chosen_params(params: torch.Tensor, index: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """x_k: the parameters of each row's chosen action, [N, P] -> [N, W] (zero-padded)."""
+    padded = torch.cat([params, params.new_zeros(params.shape[0], 1)], 1)          # [N, P + 1]
+    return padded.gather(1, columns[index.long()])                                  # [N, W]
+
+
+def place_params(own: torch.Tensor, index: torch.Tensor, columns: torch.Tensor, param_dim: int) -> torch.Tensor:
+    """The inverse of chosen_params: x_k [N, W] written at action k's columns of a zero [N, P]."""
+    out = own.new_zeros(own.shape[0], param_dim + 1)
+    out.scatter_(1, columns[index.long()], own)
+    return out[:, :param_dim]

@@ -65,6 +65,7 @@ class PlatformEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     param_slices = PARAM_SLICES
+    reports_success = True
 
     def __init__(self, render_mode: str | None = None) -> None:
         self.render_mode = render_mode
