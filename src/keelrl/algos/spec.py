@@ -30,6 +30,10 @@ DATASET_SOURCES = ("dataset",)
 """`trains_from` values whose runs read a dataset (`--dataset`) rather than step an environment (`--env`)."""
 
 
+FLAT_HYBRID = -1
+"""Transitions.policy_action_dim of an algorithm that stores the flat form of hybrid actions (K + P)."""
+
+
 @dataclass(frozen=True)
 class SideUpdate:
     """A second model an off-policy agent trains beside its main update, on its own batches and
@@ -69,9 +73,16 @@ class Transitions:
     """The discount the n-step writer sums rewards with."""
     policy_action_dim: int = 0
     """Hybrid actions: store the D-vector the policy emitted for each (`Batch.policy_action`; the
-    agent's `to_policy_space` gives it in a HybridAction); 0: not stored."""
+    agent's `to_policy_space` gives it in a HybridAction); 0: not stored; FLAT_HYBRID: the flat form
+    [K scores | P parameters], whose size the spaces give (`policy_action_size`)."""
     side_updates: tuple[SideUpdate, ...] = ()
     """Models trained beside the main update, on their own schedule."""
+
+    def policy_action_size(self, spaces: Spaces) -> int:
+        """D, the stored policy vector's size for these spaces."""
+        if self.policy_action_dim == FLAT_HYBRID:
+            return spaces.num_actions + spaces.param_dim
+        return self.policy_action_dim
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class OffPolicyLoop:
         self.agent = build_agent(spec, cfg, spaces, self.device)
         n_step = self.needs.n_step
         self.buffer = ReplayBuffer.for_spaces(self.needs.buffer_size, spaces, self.device, seed=run.seed,
-                                              with_discount=n_step > 1, policy_action_dim=self.needs.policy_action_dim)
+                                              with_discount=n_step > 1, policy_action_dim=self.needs.policy_action_size(spaces))
         self.writer = NStepWriter(self.buffer, n_step, self.needs.gamma, run.num_envs) if n_step > 1 else None
         eval_env = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None
         self.episodes = EpisodeTracker(run.num_envs)

@@ -55,6 +55,14 @@ PARAM_SLICES = ((0, 1), (1, 2), (2, 3))
 """The (start, stop) of the parameters each discrete action reads (keelrl.Spaces.param_slices)."""
 ACTION_NAMES = ("run", "hop", "leap")
 
+_STARTS, _WIDTHS = tuple(float(v) for v in STARTS), tuple(float(v) for v in WIDTHS)   # the same, as floats
+_W, _H = float(SIZE[0]), float(SIZE[1])
+
+
+def _clip(v: float, low: float, high: float) -> float:
+    return low if v < low else high if v > high else v
+
+
 SHIFT = np.array([SIZE[0], 0.0, 0.0, ENEMY_SPEED, 0.0, 0.0, 0.0, 0.0, 0.0])
 SCALE = np.array([TOTAL_WIDTH + SIZE[0], MAX_DX, TOTAL_WIDTH, 2 * ENEMY_SPEED,
                   WIDTHS.max(), WIDTHS.max(), GAPS.max(), TOTAL_WIDTH, 1.0])
@@ -71,93 +79,84 @@ class PlatformEnv(gym.Env):
         self.render_mode = render_mode
         self.observation_space = gym.spaces.Box(0.0, 1.0, (9,), np.float32)
         self.action_space = gym.spaces.Tuple((gym.spaces.Discrete(3), gym.spaces.Box(PARAM_LOW, PARAM_HIGH, dtype=np.float32)))
-        self.pos, self.vel = np.zeros(2), np.zeros(2)                 # the runner: bottom-left corner, velocity
-        self.enemy_pos, self.enemy_dx = np.zeros((2, 2)), np.zeros(2)  # the enemies of platforms 1 and 2
+        # the state in Python floats (a tick is a few dozen scalar operations; numpy would cost more)
+        self.x, self.y, self.dx, self.dy = 0.0, PLATFORM_HEIGHT, 0.0, 0.0   # the runner: bottom-left corner, velocity
+        self.enemy_x, self.enemy_dx = [0.0, 0.0], [0.0, 0.0]                  # the enemies of platforms 1 and 2
         self.start_x = 0.0
 
     # ---- the course
-    def _above(self, i: int) -> bool:
-        return -SIZE[0] <= self.pos[0] - STARTS[i] <= WIDTHS[i]
-
     def _on_platforms(self) -> bool:
         """Standing on a platform: above it, its top exactly at the runner's feet."""
-        return any(self._above(i) and self.pos[1] == PLATFORM_HEIGHT for i in range(3))
+        return self.y == PLATFORM_HEIGHT and any(-_W <= self.x - s <= w for s, w in zip(_STARTS, _WIDTHS))
 
-    def _overlaps(self, corner: np.ndarray, size: np.ndarray) -> bool:
-        return bool((corner - SIZE < self.pos).all() and (self.pos < corner + size).all())
+    def _overlaps(self, cx: float, cy: float, w: float, h: float) -> bool:
+        """The runner overlaps the box with bottom-left corner (cx, cy) and size (w, h)."""
+        return cx - _W < self.x < cx + w and cy - _H < self.y < cy + h
 
     def _enemy_index(self) -> int:
         """The enemy that moves and is observed: platform 2's once the runner is past its start."""
-        return 1 if self.pos[0] > STARTS[1] else 0
+        return 1 if self.x > _STARTS[1] else 0
 
     # ---- motion
-    def _accelerate(self, accel: np.ndarray) -> None:
+    def _accelerate(self, ax: float, ay: float) -> None:
         """Velocity += clipped acceleration · DT, less a half-normal slip in x; x-velocity stays >= 0."""
-        accel = np.clip(accel, (-MAX_DDX, -MAX_DDY), (MAX_DDX, MAX_DDY))
-        self.vel = self.vel + accel * DT
-        self.vel[0] -= abs(self.np_random.normal(0.0, NOISE * DT))
-        self.vel = np.clip(self.vel, (-MAX_DX, -MAX_DY), (MAX_DX, MAX_DY))
-        self.vel[0] = max(self.vel[0], 0.0)
+        self.dx = self.dx + _clip(ax, -MAX_DDX, MAX_DDX) * DT
+        self.dy = self.dy + _clip(ay, -MAX_DDY, MAX_DDY) * DT
+        self.dx -= abs(self.np_random.normal(0.0, NOISE * DT))
+        self.dx, self.dy = max(_clip(self.dx, -MAX_DX, MAX_DX), 0.0), _clip(self.dy, -MAX_DY, MAX_DY)
 
     def _jump(self, distance: float, dy0: float, dev: float) -> None:
         """Take off with vertical speed dy0 and the horizontal speed that covers `distance` over the
         jump's duration 2 dy0 / g + 1, both lessened by half-normal noise of std `dev`."""
         duration = 2.0 * dy0 / GRAVITY + 1.0
-        dx0 = np.clip(distance / duration - self.vel[0], -MAX_DDX, MAX_DY - dy0)
-        noise = -np.abs(self.np_random.normal(0.0, dev, 2))
-        self._accelerate((np.array((dx0, dy0)) + noise) / DT)
+        dx0 = _clip(distance / duration - self.dx, -MAX_DDX, MAX_DY - dy0)
+        noise = self.np_random.normal(0.0, dev, 2)
+        self._accelerate((dx0 - abs(noise[0])) / DT, (dy0 - abs(noise[1])) / DT)
 
     def _act(self, action: int, param: float) -> None:
         if not self._on_platforms():
-            self._accelerate(np.array((0.0, -GRAVITY)))   # in the air: gravity
+            self._accelerate(0.0, -GRAVITY)   # in the air: gravity
         elif action == 0:
-            self._accelerate(np.array((param / DT, 0.0)))
+            self._accelerate(param / DT, 0.0)
         else:
             self._jump(param, *JUMPS[action])
 
     def _decollide(self, i: int) -> None:
         """Push the runner out of platform i along the axis of least overlap, stopping that motion."""
-        corner, size = np.array((STARTS[i], 0.0)), np.array((WIDTHS[i], PLATFORM_HEIGHT))
-        before, after = corner - SIZE, corner + size
-        new = self.pos.copy()
-        if self.pos[0] < corner[0]:
-            new[0] = before[0]
-        elif self.pos[0] > after[0] - SIZE[0]:
-            new[0] = after[0]
-        if self.pos[1] < corner[1]:
-            new[1] = before[1]
-        elif self.pos[1] > after[1] - SIZE[1]:
-            new[1] = after[1]
-        if new[0] == self.pos[0]:
-            axis = 1
-        elif new[1] == self.pos[1]:
-            axis = 0
+        x, y = self.x, self.y
+        new_x = _STARTS[i] - _W if x < _STARTS[i] else _STARTS[i] + _WIDTHS[i] if x > _STARTS[i] + _WIDTHS[i] - _W else x
+        new_y = -_H if y < 0.0 else PLATFORM_HEIGHT if y > PLATFORM_HEIGHT - _H else y
+        if new_x == x:
+            horizontal = False
+        elif new_y == y:
+            horizontal = True
         else:
-            axis = 0 if abs(self.pos[0] - new[0]) < abs(self.pos[1] - new[1]) else 1
-        self.vel[axis] = 0.0
-        self.pos[axis] = new[axis]
+            horizontal = abs(x - new_x) < abs(y - new_y)
+        if horizontal:
+            self.dx, self.x = 0.0, new_x
+        else:
+            self.dy, self.y = 0.0, new_y
 
     def _tick(self, action: int, param: float) -> tuple[float, bool, bool]:
         """One simulation tick: (reward so far in this action, ended, reached the end)."""
         self._act(action, param)
         if self._on_platforms():
-            self.vel[0] = np.clip(self.vel[0], 0.0, MAX_DX_ON_GROUND)
+            self.dx = _clip(self.dx, 0.0, MAX_DX_ON_GROUND)
         e = self._enemy_index()
-        self.pos = self.pos + self.vel * DT   # the runner moves...
-        self.pos[0] = np.clip(self.pos[0], 0.0, TOTAL_WIDTH)
-        self.vel[0] *= VELOCITY_DECAY
-        right = STARTS[e] + WIDTHS[e] - SIZE[0]   # ...and the enemy on its platform patrols
-        if not STARTS[e] < self.enemy_pos[e, 0] < right:
+        self.x, self.y = _clip(self.x + self.dx * DT, 0.0, TOTAL_WIDTH), self.y + self.dy * DT   # the runner moves...
+        self.dx *= VELOCITY_DECAY
+        left, right = _STARTS[e], _STARTS[e] + _WIDTHS[e] - _W   # ...and the enemy on its platform patrols
+        if not left < self.enemy_x[e] < right:
             self.enemy_dx[e] *= -1
-        self.enemy_dx[e] = np.clip(self.enemy_dx[e] + self.np_random.normal(0.0, NOISE * DT), -ENEMY_SPEED, ENEMY_SPEED)
-        self.enemy_pos[e, 0] = np.clip(self.enemy_pos[e, 0] + self.enemy_dx[e] * DT, STARTS[e], right)
+        self.enemy_dx[e] = _clip(self.enemy_dx[e] + self.np_random.normal(0.0, NOISE * DT), -ENEMY_SPEED, ENEMY_SPEED)
+        self.enemy_x[e] = _clip(self.enemy_x[e] + self.enemy_dx[e] * DT, left, right)
         for i in range(3):
-            if self._overlaps(np.array((STARTS[i], 0.0)), np.array((WIDTHS[i], PLATFORM_HEIGHT))):
+            if self._overlaps(_STARTS[i], 0.0, _WIDTHS[i], PLATFORM_HEIGHT):
                 self._decollide(i)
-                self.vel[0] = 0.0
-        reward = (self.pos[0] - self.start_x) / COURSE
-        ended = self.pos[1] < PLATFORM_HEIGHT or any(self._overlaps(self.enemy_pos[k], SIZE) for k in range(2))
-        reached = self.pos[0] >= COURSE
+                self.dx = 0.0
+        reward = (self.x - self.start_x) / COURSE
+        ended = self.y < PLATFORM_HEIGHT or any(self._overlaps(ex, PLATFORM_HEIGHT, _W, _H) for ex in self.enemy_x)
+        reached = self.x >= COURSE
         if reached:
             reward = (COURSE - self.start_x) / COURSE
         return reward, ended or reached, reached
@@ -165,17 +164,16 @@ class PlatformEnv(gym.Env):
     # ---- gymnasium
     def observation(self) -> np.ndarray:
         e = self._enemy_index()
-        x = self.pos[0]
-        k = 0 if x < STARTS[1] else 1 if x < STARTS[2] else 2
+        k = 0 if self.x < _STARTS[1] else 1 if self.x < _STARTS[2] else 2
         platform = [WIDTHS[k], WIDTHS[k + 1] if k < 2 else 0.0, GAPS[k] if k < 2 else 0.0, STARTS[k], 0.0]
-        raw = np.array([x, self.vel[0], self.enemy_pos[e, 0], self.enemy_dx[e], *platform])
+        raw = np.array([self.x, self.dx, self.enemy_x[e], self.enemy_dx[e], *platform])
         return ((raw + SHIFT) / SCALE).astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options=None):
         super().reset(seed=seed)
-        self.pos, self.vel = np.array((0.0, PLATFORM_HEIGHT)), np.zeros(2)
-        self.enemy_pos = np.array([[STARTS[i] + WIDTHS[i] - SIZE[0], PLATFORM_HEIGHT] for i in range(2)])
-        self.enemy_dx = np.full(2, -ENEMY_SPEED)
+        self.x, self.y, self.dx, self.dy = 0.0, PLATFORM_HEIGHT, 0.0, 0.0
+        self.enemy_x = [_STARTS[i] + _WIDTHS[i] - _W for i in range(2)]
+        self.enemy_dx = [-ENEMY_SPEED, -ENEMY_SPEED]
         self.start_x = 0.0
         return self.observation(), {}
 
@@ -185,7 +183,7 @@ class PlatformEnv(gym.Env):
             raise ValueError(f"Platform actions are (index in 0..2, 3 parameters), got {action!r}")
         start, _ = PARAM_SLICES[index]
         param = float(np.clip(params[start], PARAM_LOW[index], PARAM_HIGH[index]))
-        self.start_x = self.pos[0]
+        self.start_x = self.x
         ticks, remaining = 0, 1.0
         while True:
             reward, ended, reached = self._tick(index, param)
@@ -215,7 +213,7 @@ class PlatformEnv(gym.Env):
 
         for i in range(3):
             box(STARTS[i], 0.0, WIDTHS[i], PLATFORM_HEIGHT, (120, 120, 120))
-        for k in range(2):
-            box(*self.enemy_pos[k], *SIZE, (200, 40, 40))
-        box(*self.pos, *SIZE, (40, 80, 220))
+        for ex in self.enemy_x:
+            box(ex, PLATFORM_HEIGHT, *SIZE, (200, 40, 40))
+        box(self.x, self.y, *SIZE, (40, 80, 220))
         return frame
