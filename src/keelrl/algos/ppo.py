@@ -31,6 +31,7 @@ from torch.distributions import Categorical, Normal
 from keelrl.algos.spec import AlgoSpec, Rollouts, UpdateBranches, named_losses
 from keelrl.data.normalization import ObservationNormalizer, RewardScaler
 from keelrl.data.rollout import RolloutBuffer
+from keelrl.envs.hybrid.actions import HybridActions
 from keelrl.envs.spaces import box_or_discrete_actions
 from keelrl.errors import KeelError, check
 from keelrl.functional import gae
@@ -103,12 +104,17 @@ class PPOConfig:
 
 def clipped_surrogate_loss(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantage: torch.Tensor,
                            clip_coef: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """L^CLIP = -E[ min(ρ Â, clip(ρ, 1-ε, 1+ε) Â) ],  ρ = exp(log π - log π_old)  (Eq. 7). All inputs [B]."""
-    assert log_prob.shape == old_log_prob.shape == advantage.shape and log_prob.dim() == 1, \
+    """L^CLIP = -E[ min(ρ Â, clip(ρ, 1-ε, 1+ε) Â) ],  ρ = exp(log π - log π_old)  (Eq. 7). All inputs [B];
+    or log-probabilities [B, H] of H policy heads, each with its own ratio and the H surrogates summed
+    (H-PPO's discrete and continuous actors, Fan et al. 2019)."""
+    assert log_prob.shape == old_log_prob.shape and log_prob.shape[0] == advantage.shape[0] and advantage.dim() == 1 \
+        and log_prob.dim() in (1, 2), \
         f"shapes: log_prob {tuple(log_prob.shape)}, old {tuple(old_log_prob.shape)}, advantage {tuple(advantage.shape)}"
+    if log_prob.dim() == 2:
+        advantage = advantage[:, None]                                   # [B, 1]: one advantage, H ratios
     log_ratio = log_prob - old_log_prob
     ratio = log_ratio.exp()
-    loss = -torch.min(ratio * advantage, ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef) * advantage).mean()
+    loss = -torch.min(ratio * advantage, ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef) * advantage).mean(0).sum()
     with torch.no_grad():  # diagnostics: KL(π_old || π) ≈ E[(ρ - 1) - log ρ] (Schulman's k3 estimator)
         approx_kl = ((ratio - 1.0) - log_ratio).mean()
         clip_fraction = ((ratio - 1.0).abs() > clip_coef).float().mean()
@@ -158,12 +164,27 @@ def _ortho_mlp(in_dim: int, hidden, out_dim: int, out_gain: float) -> nn.Sequent
 
 class PPOPolicy(nn.Module):
     """Separate actor and critic. Continuous: π(·|s) = N(μ(s), diag σ²) with a state-independent log σ;
-    discrete: π(·|s) = Categorical(logits(s)). V(s) from its own MLP."""
+    discrete: π(·|s) = Categorical(logits(s)). V(s) from its own MLP.
 
-    def __init__(self, obs_dim: int, action_space: gym.Space, cfg: PPOConfig) -> None:
+    Hybrid actions (H-PPO, Fan et al. 2019): two actors, π_d(k|s) = Categorical(logits(s)) and
+    π_c(x|s) = N(μ(s), diag σ²) over the parameters of every discrete action; an action is
+    [k | x] and has two log-probabilities, log π_d(k|s) and log π_c(x_k|s) over action k's own
+    parameters (the others do not reach the environment)."""
+
+    def __init__(self, obs_dim: int, action_space: gym.Space, cfg, param_slices=None) -> None:
         super().__init__()
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
-        out = int(action_space.n) if self.discrete else action_space.shape[0]
+        self.hybrid = param_slices is not None
+        if self.hybrid:
+            k, p = int(action_space.spaces[0].n), int(action_space.spaces[1].shape[0])
+            self.discrete_actor = _ortho_mlp(obs_dim, cfg.hidden_sizes, k, 0.01)
+            masks = torch.zeros(k, p)
+            for i, (a, b) in enumerate(param_slices):
+                masks[i, a:b] = 1.0
+            self.register_buffer("masks", masks)                       # [K, P]: action k's parameters
+            out = p
+        else:
+            out = int(action_space.n) if self.discrete else action_space.shape[0]
         self.actor = _ortho_mlp(obs_dim, cfg.hidden_sizes, out, 0.01)
         self.critic = _ortho_mlp(obs_dim, cfg.hidden_sizes, 1, 1.0)
         self.log_std = None if self.discrete else nn.Parameter(torch.full((out,), cfg.log_std_init))
@@ -172,11 +193,30 @@ class PPOPolicy(nn.Module):
         out = self.actor(obs)
         if self.discrete:  # validate_args=False: the argument checks cost a host sync per call
             return Categorical(logits=out, validate_args=False)
-        return Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+        normal = Normal(out, self.log_std.exp().expand_as(out), validate_args=False)
+        if self.hybrid:
+            return Categorical(logits=self.discrete_actor(obs), validate_args=False), normal
+        return normal
+
+    def sample(self, dist) -> torch.Tensor:
+        if self.hybrid:
+            return torch.cat([dist[0].sample()[:, None].float(), dist[1].sample()], 1)    # [N, 1 + P]
+        return dist.sample()
+
+    def mode(self, dist) -> torch.Tensor:
+        """The most likely action (deterministic acting)."""
+        if self.hybrid:
+            return torch.cat([dist[0].probs.argmax(-1, keepdim=True).float(), dist[1].mean], 1)
+        return dist.probs.argmax(-1) if self.discrete else dist.mean
 
     def log_prob_entropy(self, dist, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.discrete:
             return dist.log_prob(action), dist.entropy()
+        if self.hybrid:
+            k = action[:, 0].long()
+            own = self.masks[k]                                                              # [B, P]
+            log_d, log_c = dist[0].log_prob(k), (dist[1].log_prob(action[:, 1:]) * own).sum(-1)
+            return torch.stack([log_d, log_c], 1), dist[0].entropy() + (dist[1].entropy() * own).sum(-1)
         return dist.log_prob(action).sum(-1), dist.entropy().sum(-1)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
@@ -195,13 +235,15 @@ class PPOAgent:
         self.losses = named_losses(LOSSES, losses, "ppo")
         obs_dim, action_space = spaces.obs_dim, spaces.action
         self.obs_dim, self.action_space = obs_dim, action_space
-        self.policy = PPOPolicy(obs_dim, action_space, cfg).to(self.device)
+        self.policy = PPOPolicy(obs_dim, action_space, cfg, spaces.param_slices).to(self.device)
         self.opt = adam(self.policy.parameters(), cfg.lr, eps=1e-5)  # ε = 1e-5: the PPO implementations' (Huang et al. 2022)
         self.obs_normalizer = ObservationNormalizer(obs_dim, cfg.obs_clip) if cfg.normalize_obs else None
         self.reward_scaler: RewardScaler | None = None  # made by the loop, which knows num_envs
         self.num_updates = 0
-        self.discrete = self.policy.discrete
-        if not self.discrete:
+        self.discrete, self.hybrid = self.policy.discrete, self.policy.hybrid
+        if self.hybrid:
+            self.io = HybridActions(spaces, self.device)
+        elif not self.discrete:
             self._low, self._high = action_space.low.astype(np.float32), action_space.high.astype(np.float32)
 
     # ---- acting
@@ -219,7 +261,10 @@ class PPOAgent:
         return self.reward_scaler(reward, episode_end)
 
     def to_env(self, action: torch.Tensor) -> np.ndarray:
-        """Sampled actions -> what the env gets: clipped to the Box (the unclipped sample is what is learned from)."""
+        """Sampled actions -> what the env gets: clipped to the Box (the unclipped sample is what is learned
+        from); hybrid: (indices, parameters mapped from [-1, 1] to the environment's bounds)."""
+        if self.hybrid:
+            return self.io.to_env(action[:, 0].long(), action[:, 1:])
         a = action.cpu().numpy()
         return a if self.discrete else np.clip(a, self._low, self._high)
 
@@ -227,7 +272,7 @@ class PPOAgent:
     def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalized obs [N, O] -> (action, log π(a|s), V(s))."""
         dist = self.policy.distribution(obs)
-        action = dist.sample()
+        action = self.policy.sample(dist)
         log_prob, _ = self.policy.log_prob_entropy(dist, action)
         return action, log_prob, self.policy.value(obs)
 
@@ -236,11 +281,7 @@ class PPOAgent:
         """Raw env obs [N, O] -> env actions (deterministic: the mean, or the most likely action). The
         normalization statistics are used, not updated."""
         dist = self.policy.distribution(self.normalize_obs(obs))
-        if deterministic:
-            a = dist.probs.argmax(-1) if self.discrete else dist.mean
-        else:
-            a = dist.sample()
-        return self.to_env(a)
+        return self.to_env(self.policy.mode(dist) if deterministic else self.policy.sample(dist))
 
     # ---- learning
     def update(self, rollout: RolloutBuffer, progress_remaining: float) -> dict[str, torch.Tensor]:
@@ -256,7 +297,7 @@ class PPOAgent:
                             cfg.gamma, cfg.gae_lambda)
             target = advantage + rollout.value
         flat = {"obs": rollout.obs.view(t * n, -1), "action": rollout.action.view(t * n, *rollout.action.shape[2:]),
-                "log_prob": rollout.log_prob.view(-1), "value": rollout.value.view(-1),
+                "log_prob": rollout.log_prob.view(t * n, *rollout.log_prob.shape[2:]), "value": rollout.value.view(-1),
                 "advantage": advantage.view(-1), "target": target.view(-1)}
         size = t * n
         mb = max(size // cfg.num_minibatches, 1)

@@ -85,7 +85,7 @@ class RunProgress:
 
     def eta(self) -> float | None:
         rate = self.rate()
-        return None if rate is None else (self.total - self.step) / rate
+        return None if rate is None else max(self.total - self.step, 0) / rate   # a last rollout may overshoot
 
     def _fields(self) -> dict:
         rate = self.rate()
