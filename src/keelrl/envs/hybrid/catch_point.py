@@ -78,15 +78,15 @@ class CatchPointEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     param_slices = PARAM_SLICES
+    reports_success = True
 
     def __init__(self, render_mode: str | None = None) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
-        self.action_space = gym.spaces.Tuple((gym.spaces.Discrete(2),
-                                              gym.spaces.Box(PARAM_LOW.astype(np.float32), PARAM_HIGH.astype(np.float32),
-                                                             dtype=np.float32)))
+        params = gym.spaces.Box(PARAM_LOW.astype(np.float32), PARAM_HIGH.astype(np.float32), dtype=np.float32)
+        self.action_space = gym.spaces.Tuple((gym.spaces.Discrete(2), params))
         self.pos, self.vel, self.target = np.zeros(2), np.zeros(2), np.zeros(2)
         self.misses = 0
 

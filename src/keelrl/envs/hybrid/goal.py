@@ -148,6 +148,7 @@ class GoalEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     param_slices = PARAM_SLICES
+    reports_success = True
     param_low, param_high = PARAM_LOW, PARAM_HIGH
     action_names = ACTION_NAMES
 
@@ -168,18 +169,24 @@ class GoalEnv(gym.Env):
 
     # ---- bodies
     def _dist(self, i: int, j: int) -> float:
-        return _norm(self.pos[i] - self.pos[j])
+        dx, dy = float(self.pos[i, 0] - self.pos[j, 0]), float(self.pos[i, 1] - self.pos[j, 1])
+        return math.sqrt(dx * dx + dy * dy)
 
     def _can_kick(self) -> bool:
         return self._dist(STRIKER, BALL) <= KICKABLE
 
     def _accelerate(self, i: int, power: float, theta: float) -> None:
         """Push body i with `power` along `theta`, both perturbed; acceleration and speed are capped per component."""
-        theta = (1 + self.np_random.uniform(-RAND[i], RAND[i])) * theta
-        rmax = RAND[i] * _norm(self.vel[i])
-        noise = self.np_random.uniform(-rmax, rmax, size=2)
-        accel = np.clip(float(power) * POWER_RATE[i] * _unit(theta) + noise, -ACCEL_MAX[i], ACCEL_MAX[i])
-        self.vel[i] = np.clip(self.vel[i] + accel, -SPEED_MAX[i], SPEED_MAX[i])
+        rand, accel_max, speed_max = float(RAND[i]), float(ACCEL_MAX[i]), float(SPEED_MAX[i])
+        theta = (1 + self.np_random.uniform(-rand, rand)) * theta
+        rmax = rand * _norm(self.vel[i])
+        noise_x, noise_y = self.np_random.uniform(-rmax, rmax, size=2)
+        rate = float(power) * float(POWER_RATE[i])
+        direction = _unit(theta)
+        accel_x = min(max(rate * direction[0] + noise_x, -accel_max), accel_max)
+        accel_y = min(max(rate * direction[1] + noise_y, -accel_max), accel_max)
+        vx, vy = self.vel[i]
+        self.vel[i] = min(max(vx + accel_x, -speed_max), speed_max), min(max(vy + accel_y, -speed_max), speed_max)
 
     def _turn(self, angle: float) -> None:
         self.orientation[STRIKER] += _wrap(angle) / (1 + INERTIA_MOMENT * _norm(self.vel[STRIKER]))
@@ -231,7 +238,8 @@ class GoalEnv(gym.Env):
         grad = diff[1] / diff[0] if diff[0] != 0.0 else 0
         yint = ball[1] - grad * ball[0]
         goal_y = grad * GOAL_LINE + yint
-        if ball_end[0] > GOAL_LINE and -GOAL_WIDTH / 2 - CATCHABLE <= goal_y <= GOAL_WIDTH / 2 + CATCHABLE and grad != 0:
+        heads_for_goal = ball_end[0] > GOAL_LINE and abs(goal_y) <= GOAL_WIDTH / 2 + CATCHABLE
+        if heads_for_goal and grad != 0:
             grad2 = -1 / grad
             yint2 = keeper[1] - grad2 * keeper[0]
             x = (yint2 - yint) / (grad - grad2)

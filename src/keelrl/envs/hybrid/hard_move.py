@@ -42,7 +42,7 @@ ARRIVAL_REWARD = CATCH_REWARD
 
 
 def actuator_directions(n: int) -> np.ndarray:
-    """[n, 2]: actuator j's unit direction at angle 2 pi j / n, rounded to 3 decimals (the reference's get_movements)."""
+    """[n, 2]: actuator j's direction, at angle 2 pi j / n, rounded to 3 decimals (the reference's get_movements)."""
     angles = np.linspace(0, 2 * np.pi, n + 1)[:-1]
     # a transposed [2, n] array, laid out in memory as the reference's, so that its sums match to the last bit
     return np.vstack([np.around(np.cos(angles), 3), np.around(np.sin(angles), 3)]).T
@@ -61,6 +61,7 @@ class HardMoveEnv(gym.Env):
     """keel/HardMove-v0 (see the module docstring); `n` actuators, 2^n discrete actions."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    reports_success = True
 
     def __init__(self, n: int = 4, render_mode: str | None = None) -> None:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in ACTUATOR_COUNTS:
