@@ -25,12 +25,12 @@ ACTION_PROBES = ("ProbeActionReward", "ProbeObsAction")
 ALL_PROBES = VALUE_PROBES + ACTION_PROBES
 
 
-def env_id(probe: str, discrete: bool = False) -> str:
-    return f"keel/{probe}{'Discrete' if discrete else ''}-v0"
+def env_id(probe: str, discrete: bool = False, hybrid: bool = False) -> str:
+    return f"keel/{probe}{'Discrete' if discrete else 'Hybrid' if hybrid else ''}-v0"
 
 
-def probe_env(probe: str, discrete: bool = False):
-    return gym.make(env_id(probe, discrete)).unwrapped
+def probe_env(probe: str, discrete: bool = False, hybrid: bool = False):
+    return gym.make(env_id(probe, discrete, hybrid)).unwrapped
 
 
 def observations(probe: str) -> list[float]:
@@ -40,10 +40,11 @@ def observations(probe: str) -> list[float]:
 
 # --------------------------------------------------------------------------- training
 
-def run_online(algo: str, probe: str, cfg: dict, total_steps: int, tmp_path, discrete: bool = False, seed: int = 0):
+def run_online(algo: str, probe: str, cfg: dict, total_steps: int, tmp_path, discrete: bool = False, seed: int = 0,
+               hybrid: bool = False):
     """Train `algo` on the probe through keelrl.train; return the saved agent."""
     spec = get_algo(algo)
-    run = RunConfig(env=env_id(probe, discrete), total_steps=total_steps, eval_every=0, eval_episodes=0,
+    run = RunConfig(env=env_id(probe, discrete, hybrid), total_steps=total_steps, eval_every=0, eval_episodes=0,
                     log_every=10 ** 9, checkpoint_every=10 ** 9, run_dir=str(tmp_path / f"{algo}-{probe}"),
                     progress=False, device="cpu", seed=seed)
     return load_agent(train(algo, run, spec.config(**{"gamma": GAMMA, **cfg})))
@@ -209,3 +210,40 @@ def check_bootstrap(agent, target_value: float, discrete: bool = False) -> None:
         got = float(q_values(agent, [0.0], [a])[0])
         assert abs(got - expected) < VALUE_TOL, \
             f"Q(0, {a}) = {got:.3f}: expected γ·Q̄(1) = {expected:.3f} from the frozen target (not {plain} from the online critic)"
+
+
+# --------------------------------------------------------------------------- hybrid actions
+
+HYBRID_PARAMS = (-0.5, 0.0, 0.5)
+"""The parameter values at which a hybrid agent's Q(s, k, x) is read."""
+
+
+def hybrid_action(k: int, x: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(index [1], parameters [1, 2]): action k with parameter x in its slot (the probes' slices are (0,1), (1,2))."""
+    params = torch.zeros(1, 2)
+    params[0, k] = x
+    return torch.tensor([k]), params
+
+
+def check_hybrid_values(agent, probe: str, tol: float = VALUE_TOL) -> None:
+    """An agent's Q(s, k, x) (its `q_value`) within tol of the hybrid probe's answer at every visited
+    observation, both discrete actions and several parameters."""
+    env = probe_env(probe, hybrid=True)
+    for s in observations(probe):
+        for k in (0, 1):
+            for x in HYBRID_PARAMS:
+                got = float(agent.q_value(torch.tensor([[s]]), *hybrid_action(k, x))[0])
+                want = env.q_value(s, (k, x), GAMMA)
+                assert abs(got - want) < tol, f"{probe}: Q({s}, {k}, {x}) = {got:.3f}, expected {want:.3f}"
+
+
+def check_hybrid_actions(agent, probe: str, tol: float = ACTION_TOL) -> None:
+    """The deterministic hybrid action at every visited observation: the best discrete action, and its
+    parameter (in the probe's [-1, 1]) within tol of the best one."""
+    env = probe_env(probe, hybrid=True)
+    obs = observations(probe)
+    index, params = agent.act(np.asarray(obs, np.float32).reshape(-1, 1), deterministic=True)
+    for s, k, x in zip(obs, index, params):
+        best_k, best_x = env.best_action(s)
+        assert k == best_k, f"{probe}: discrete action {k} at obs {s}, expected {best_k}"
+        assert abs(x[k] - best_x) < tol, f"{probe}: parameter {x[k]:.3f} at obs {s}, expected {best_x:.3f}"
