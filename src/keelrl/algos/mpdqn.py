@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from keelrl.algos.pdqn import PDQNAgent, PDQNConfig, needs
+from keelrl.algos.pdqn import GOAL, PDQNAgent, PDQNConfig, needs
 from keelrl.algos.spec import AlgoSpec
 from keelrl.envs.spaces import hybrid_actions
 
@@ -26,4 +26,4 @@ def mpdqn_agent(cfg: MPDQNConfig, spaces, device="cpu", losses=None) -> PDQNAgen
 
 
 SPEC = AlgoSpec("mpdqn", MPDQNConfig, mpdqn_agent, "Multi-pass P-DQN (hybrid actions)", "transitions",
-                hybrid_actions, needs, with_batch_size=lambda cfg, n: dataclasses.replace(cfg, batch_size=n))
+                hybrid_actions, needs, presets={"goal": GOAL}, with_batch_size=lambda cfg, n: dataclasses.replace(cfg, batch_size=n))

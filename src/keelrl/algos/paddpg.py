@@ -199,5 +199,12 @@ def needs(cfg: PADDPGConfig) -> Transitions:
                        policy_action_dim=FLAT_HYBRID)
 
 
+GOAL = {"batch_size": 128, "gamma": 0.95, "buffer_size": 20_000, "tau": 0.01, "critic_lr": 1e-3, "actor_lr": 1e-4,
+        "hidden_sizes": (128, 64), "max_grad_norm": 1.0}
+"""Bester et al.'s Goal run (run_goal_paddpg.py), except its learning rates (1e-6 and 1e-7 there, tuned
+with its own target rate 1e-4), which keep Platform's here."""
+
+
 SPEC = AlgoSpec("paddpg", PADDPGConfig, PADDPGAgent, "Parameterized-action DDPG (hybrid actions)", "transitions",
-                hybrid_actions, needs, with_batch_size=lambda cfg, n: dataclasses.replace(cfg, batch_size=n))
+                hybrid_actions, needs, presets={"goal": GOAL},
+                with_batch_size=lambda cfg, n: dataclasses.replace(cfg, batch_size=n))

@@ -237,5 +237,9 @@ def needs(cfg) -> Transitions:
     return Transitions(cfg.batch_size, cfg.buffer_size, cfg.learning_starts, cfg.updates_per_step)
 
 
+GOAL = {"gamma": 0.95, "param_lr": 1e-5, "q_hidden_sizes": (256,), "param_hidden_sizes": (256,), "buffer_size": 20_000,
+        "learning_starts": 128, "max_grad_norm": 1.0}
+"""Bester et al.'s Goal run (cycraig/MP-DQN run_goal_pdqn.py; its reward scale 1/50 is keel/Goal-v0's own)."""
+
 SPEC = AlgoSpec("pdqn", PDQNConfig, PDQNAgent, "Parameterized DQN (hybrid actions)", "transitions",
-                hybrid_actions, needs)
+                hybrid_actions, needs, presets={"goal": GOAL})
