@@ -84,6 +84,22 @@ NAMED = {  # page -> the functions and classes its equation table maps the equat
              "keelrl.algos.sac_n": ["SACNAgent", "ensemble_critic_loss", "validate_sac_n"],
              "keelrl.algos.sac": ["soft_q_target", "actor_loss_reparametrized", "temperature_loss"],
              "keelrl.nn.ensemble": ["edac_init_"], "keelrl.functional": ["soft_update"]},
+    # hybrid actions
+    "hyar": {"keelrl.algos.hyar": ["hyar_vae_loss", "latent_bounds", "to_latent", "from_latent", "relabel_latents",
+                                   "HyARAgent"],
+             "keelrl.nn.hybrid_vae": ["HybridActionVAE"], "keelrl.nn.vae": ["reparameterize", "gaussian_kl"],
+             "keelrl.algos.td3": ["td3_critic_loss", "smoothed_target_action"],
+             "keelrl.functional": ["inverted_gradient_loss", "invert_gradients"],
+             "keelrl.envs.hybrid.actions": ["chosen_params", "place_params"]},
+    "pdqn": {"keelrl.algos.pdqn": ["pdqn_q_loss", "pdqn_param_loss", "PDQNAgent"],
+             "keelrl.nn.parameterized": ["ParamQNetwork"], "keelrl.algos.dqn": ["linear_epsilon", "q_regression_loss"],
+             "keelrl.functional": ["invert_gradients", "inverted_gradient_loss", "soft_update", "td_target"]},
+    "mpdqn": {"keelrl.nn.parameterized": ["ParamQNetwork"], "keelrl.algos.pdqn": ["pdqn_q_loss", "pdqn_param_loss"]},
+    "paddpg": {"keelrl.algos.paddpg": ["flat_action", "PADDPGAgent"], "keelrl.algos.td3": ["td3_critic_loss"],
+               "keelrl.algos.spec": ["FLAT_HYBRID"],
+               "keelrl.functional": ["inverted_gradient_loss", "invert_gradients", "soft_update"]},
+    "hppo": {"keelrl.algos.ppo": ["PPOPolicy", "clipped_surrogate_loss", "value_loss", "ppo_loss"],
+             "keelrl.functional": ["gae"]},
 }
 
 

@@ -52,6 +52,7 @@ class FinalEval:
     settings: dict            # what makes its learning what it is (keelrl.analysis.plots.run_settings)
     label: str = ""           # its group's label, given by build_report over all the runs reported
     named: dict = field(default_factory=dict)   # the settings the label names
+    success: float | None = None   # that evaluation's success rate (environments that report success)
 
 
 @dataclass
@@ -74,7 +75,17 @@ def read_final_eval(run_dir: Path) -> FinalEval | None:
         return None
     task, offline = _panel(meta)
     return FinalEval(run_dir, task, meta["algo"], meta["run"].get("seed"), int(steps[-1]), len(steps),
-                     float(scores[-1]), offline and _has_normalized(run_dir), run_settings(meta))
+                     float(scores[-1]), offline and _has_normalized(run_dir), run_settings(meta),
+                     success=_last_success_rate(run_dir))
+
+
+def _last_success_rate(run_dir: Path) -> float | None:
+    """The last evaluation's success rate, when eval.csv records one."""
+    import csv
+    with open(run_dir / "eval.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    value = rows[-1].get("eval_success_rate") if rows else None
+    return float(value) if value not in (None, "") else None
 
 
 def _group(finals: list[FinalEval]) -> dict[str, dict[str, list[FinalEval]]]:
@@ -182,6 +193,12 @@ def _task_section(task: str, groups: dict[str, list[FinalEval]], reps: int, seed
             **_group_json(runs[0]), **_estimate_json(est), "seeds": seeds, "scores": [f.score for f in runs],
             "final_steps": [f.step for f in runs], "evaluations": [f.n_evals for f in runs],
             "runs": [str(f.run_dir) for f in runs]}
+        if all(f.success is not None for f in runs):   # the task reports success: a row of success rates too
+            rates = interval_estimates(np.array([[f.success] for f in runs]), reps, seed)
+            lines.append(f"| {task} | success rate | {label} | {n} | {_steps(runs)} | {rates.iqm:.2f} "
+                         f"[{rates.iqm_ci[0]:.2f}, {rates.iqm_ci[1]:.2f}] | {rates.mean:.2f} ± {rates.std:.2f} "
+                         f"| {rates.median:.2f} |")
+            entry["algorithms"][label]["success_rate"] = {**_estimate_json(rates), "rates": [f.success for f in runs]}
     return lines, entry, _profile_panel(task, unit, scores, reps, seed)
 
 
