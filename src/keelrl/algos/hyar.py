@@ -184,7 +184,7 @@ def from_latent(z: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch
 
 
 def relabel_latents(vae: HybridActionVAE, obs: torch.Tensor, index: torch.Tensor, x: torch.Tensor, delta: torch.Tensor,
-                    latent: torch.Tensor, low: torch.Tensor, high: torch.Tensor, dyn_error: float, threshold: float,
+                    latent: torch.Tensor, low: torch.Tensor, high: torch.Tensor, dyn_error: torch.Tensor | float, threshold: float,
                     embed_noise: float, noise_clip: float, verify: bool = True
                     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Representation shift correction (§4.3) of stored latent actions latent = [e | a_z] [B, d1 + d2]:
@@ -333,7 +333,7 @@ class HyARAgent:
         cfg = self.cfg
         x, delta = self._vae_inputs(batch)
         latent, info = relabel_latents(self.vae, batch.obs, batch.action, x, delta, batch.policy_action, self.low,
-                                       self.high, float(self.dyn_error), cfg.relabel_threshold, cfg.relabel_embed_noise,
+                                       self.high, self.dyn_error, cfg.relabel_threshold, cfg.relabel_embed_noise,
                                        cfg.noise_clip, verify=cfg.relabel)
         self._last.update(info)
         flat = Batch(batch.obs, latent, batch.reward, batch.next_obs, batch.terminated, batch.discount)

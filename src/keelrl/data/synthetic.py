@@ -9,7 +9,7 @@ import torch
 from keelrl.data.offline import OfflineDataset
 from keelrl.data.replay import ReplayBuffer
 from keelrl.data.rollout import RolloutBuffer
-from keelrl.types import Spaces
+from keelrl.types import HybridAction, Spaces
 
 
 def box_spaces(obs_dim: int, act_dim: int) -> Spaces:
@@ -22,18 +22,31 @@ def discrete_spaces(obs_dim: int, num_actions: int) -> Spaces:
     return Spaces(gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32), gym.spaces.Discrete(num_actions))
 
 
+def hybrid_spaces(obs_dim: int, num_actions: int, param_dim: int) -> Spaces:
+    """Flat unbounded observations [O] and hybrid actions: Discrete(K) with P parameters in [-1, 1]
+    split equally among them."""
+    return Spaces(gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32),
+                  gym.spaces.Tuple((gym.spaces.Discrete(num_actions), gym.spaces.Box(-1, 1, (param_dim,), np.float32))))
+
+
 def _random_transitions(rng: np.random.Generator, obs_dim: int, actions: np.ndarray, fill: int) -> tuple:
     """(obs, action, reward, next_obs, terminated) of `fill` random steps, 1% of them terminal."""
     return (rng.normal(size=(fill, obs_dim)), actions, rng.normal(size=fill), rng.normal(size=(fill, obs_dim)),
             (rng.random(fill) < 0.01).astype(np.float32))
 
 
-def filled_replay_buffer(spaces: Spaces, fill: int, device: torch.device | str = "cpu", seed: int = 0) -> ReplayBuffer:
-    """A ReplayBuffer holding `fill` random transitions of `spaces` (uniform actions in [-1, 1] or 0..K-1)."""
+def filled_replay_buffer(spaces: Spaces, fill: int, device: torch.device | str = "cpu", seed: int = 0,
+                         policy_action_dim: int = 0) -> ReplayBuffer:
+    """A ReplayBuffer holding `fill` random transitions of `spaces` (uniform actions in [-1, 1] or
+    0..K-1; hybrid: an index, parameters and, when `policy_action_dim` > 0, policy vectors in [-1, 1])."""
     rng = np.random.default_rng(seed)
-    actions = (rng.integers(0, spaces.num_actions, fill) if spaces.discrete
-               else rng.uniform(-1, 1, (fill, spaces.act_dim)))
-    buf = ReplayBuffer.for_spaces(fill, spaces, device, seed=seed)
+    if spaces.hybrid:
+        actions = HybridAction(rng.integers(0, spaces.num_actions, fill), rng.uniform(-1, 1, (fill, spaces.param_dim)),
+                               rng.uniform(-1, 1, (fill, policy_action_dim)) if policy_action_dim else None)
+    else:
+        actions = (rng.integers(0, spaces.num_actions, fill) if spaces.discrete
+                   else rng.uniform(-1, 1, (fill, spaces.act_dim)))
+    buf = ReplayBuffer.for_spaces(fill, spaces, device, seed=seed, policy_action_dim=policy_action_dim)
     buf.add(*_random_transitions(rng, spaces.obs_dim, actions, fill))
     return buf
 

@@ -32,7 +32,8 @@ import torch
 from keelrl.version import __version__
 from keelrl.algos import ALGOS, build_agent, get_algo
 from keelrl.algos.spec import DatasetNeeds, Rollouts
-from keelrl.data.synthetic import box_spaces, discrete_spaces, filled_replay_buffer, random_rollout, synthetic_dataset
+from keelrl.data.synthetic import (box_spaces, discrete_spaces, filled_replay_buffer, hybrid_spaces, random_rollout,
+                                   synthetic_dataset)
 from keelrl.device import choose_threads, resolve_device
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_text
@@ -45,6 +46,7 @@ FILL = 10_000
 CONTINUOUS_SIZES = (17, 6)   # HalfCheetah-v5
 DISCRETE_SIZES = (4, 2)      # CartPole-v1
 OFFLINE_SIZES = (11, 3)      # Hopper-v5
+HYBRID_SIZES = (9, 3, 3)     # keel/Platform-v0
 ROLLOUT_STEPS = 2048
 
 
@@ -66,16 +68,16 @@ class LearnerSetup:
 
 def synthetic_spaces(spec) -> Spaces:
     """Spaces of the sizes in this module's docstring that `spec` accepts: Hopper's for a dataset,
-    else HalfCheetah's continuous ones, else CartPole's discrete ones."""
+    else HalfCheetah's continuous ones, else CartPole's discrete ones, else Platform's hybrid ones."""
     if spec.uses_dataset:
         candidates = [box_spaces(*OFFLINE_SIZES)]
     else:
-        candidates = [box_spaces(*CONTINUOUS_SIZES), discrete_spaces(*DISCRETE_SIZES)]
+        candidates = [box_spaces(*CONTINUOUS_SIZES), discrete_spaces(*DISCRETE_SIZES), hybrid_spaces(*HYBRID_SIZES)]
     for spaces in candidates:
         if spec.spaces(spaces, "synthetic data") is None:
             return spaces
     raise KeelError(f"keel bench has no synthetic data {spec.name} accepts (it makes flat Box observations with "
-                    f"Box or Discrete actions)")
+                    f"Box, Discrete or hybrid actions)")
 
 
 def learner_setup(algo: str, device: torch.device | str = "cpu", batch_size: int | None = None,
@@ -100,7 +102,7 @@ def learner_setup(algo: str, device: torch.device | str = "cpu", batch_size: int
     if isinstance(needs, DatasetNeeds):
         data = synthetic_dataset(spaces.obs_dim, spaces.act_dim, fill, device, seed)
     else:
-        data = filled_replay_buffer(spaces, fill, device, seed)
+        data = filled_replay_buffer(spaces, fill, device, seed, needs.policy_action_size(spaces))
     return LearnerSetup(algo, agent, data, lambda: data.sample(needs.batch_size), agent.update, 1)
 
 
