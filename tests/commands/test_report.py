@@ -276,3 +276,24 @@ def test_docs_page_names_real_functions():
                           (report, ["write_report"]), (plots, ["run_settings", "config_labels"])]:
         for name in names:
             assert re.search(rf"\b{name}\b", page) and hasattr(module, name), name
+
+
+def test_tasks_that_report_success_get_success_rate_rows(tmp_path, capsys):
+    """Real MP-DQN runs on Platform: eval.csv has a success rate, `keel report` a success-rate row over
+    seeds beside the returns, and `keel eval` prints the rate."""
+    cfg = get_algo("mpdqn").config(q_hidden_sizes=(8,), param_hidden_sizes=(8,), batch_size=8, learning_starts=50)
+    for seed in (1, 2, 3):
+        run = RunConfig(env="keel/Platform-v0", seed=seed, total_steps=100, eval_every=100, eval_episodes=4,
+                        progress=False, device="cpu", run_dir=str(tmp_path / "runs" / f"s{seed}"))
+        train("mpdqn", run, cfg)
+    rates = [float(list(csv.DictReader(open(tmp_path / "runs" / f"s{s}" / "eval.csv")))[-1]["eval_success_rate"])
+             for s in (1, 2, 3)]
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "report")]) == 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    entry = summary["tasks"]["keel/Platform-v0"]["algorithms"]["mpdqn"]
+    assert entry["success_rate"]["rates"] == rates
+    assert entry["success_rate"]["mean"] == pytest.approx(np.mean(rates))
+    assert "| keel/Platform-v0 | success rate | mpdqn | 3 | 100 |" in (tmp_path / "report" / "table.md").read_text()
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "runs" / "s1"), "--episodes", "4"]) == 0
+    assert re.search(r"success rate \d\.\d\d", capsys.readouterr().out)
