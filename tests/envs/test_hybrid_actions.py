@@ -91,3 +91,10 @@ def test_space_checks_say_what_the_space_is():
     pendulum = Spaces.of(gym.make("Pendulum-v1"))
     assert "needs hybrid actions, Tuple(Discrete(K), Box(P)), but Pendulum-v1 has Box" in hybrid_actions(pendulum, "Pendulum-v1")
     assert keelrl.Spaces is Spaces
+    with pytest.raises(KeelError, match=r"SAC .* for hybrid actions use PDQN, MPDQN, PADDPG, HYAR or HPPO$"):
+        check_spaces(get_algo("sac"), platform, "keel/Platform-v0")
+    with pytest.raises(KeelError, match=r"HYAR needs hybrid actions.*; for continuous actions use SAC, TD3, DDPG or PPO$"):
+        check_spaces(get_algo("hyar"), pendulum, "Pendulum-v1")
+    cartpole = Spaces.of(gym.make("CartPole-v1"))
+    with pytest.raises(KeelError, match=r"HPPO needs hybrid actions.*; for discrete actions use DQN or PPO$"):
+        check_spaces(get_algo("hppo"), cartpole, "CartPole-v1")
