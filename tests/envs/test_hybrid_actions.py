@@ -98,3 +98,15 @@ def test_space_checks_say_what_the_space_is():
     cartpole = Spaces.of(gym.make("CartPole-v1"))
     with pytest.raises(KeelError, match=r"HPPO needs hybrid actions.*; for discrete actions use DQN or PPO$"):
         check_spaces(get_algo("hppo"), cartpole, "CartPole-v1")
+
+
+def test_random_actions_of_each_kind_of_space():
+    from keelrl.envs.spaces import random_actions
+    platform = gym.make("keel/Platform-v0").action_space
+    index, params = random_actions(platform, 64, np.random.default_rng(0))
+    assert index.shape == (64,) and set(index.tolist()) == {0, 1, 2}
+    assert params.shape == (64, 3) and params.dtype == np.float32
+    assert (params >= platform.spaces[1].low).all() and (params <= platform.spaces[1].high).all()
+    assert random_actions(gym.spaces.Discrete(4), 5, np.random.default_rng(0)).shape == (5,)
+    box = random_actions(gym.spaces.Box(-2, 2, (3,)), 5, np.random.default_rng(0))
+    assert box.shape == (5, 3) and np.abs(box).max() <= 2
