@@ -98,3 +98,14 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     from tests.algos.resume import assert_online_resume_equal
     cfg = HyARConfig(**{**CFG, "learning_starts": 60, "vae_pretrain": 20, "vae_every": 40, "vae_updates": 2})
     assert_online_resume_equal("hyar", cfg, tmp_path, "keel/Platform-v0", 2, 300, 170)
+
+
+def test_ddpg_variant_is_one_critic_without_smoothing_or_delay():
+    from keelrl.algos.hyar import DDPG, HyARConfig
+    from keelrl.speed.bench import learner_setup
+    setup = learner_setup("hyar", batch_size=16, overrides={**DDPG, "hidden_sizes": (8, 8), "vae_hidden": 8}, fill=64)
+    assert setup.agent.critic_target(torch.zeros(1, 9), torch.zeros(1, 12)).shape == (1, 1)
+    before = [p.clone() for p in setup.agent.actor.parameters()]
+    setup.update()                                          # policy_delay 1: the actor moves at the first update
+    assert any(not torch.equal(a, b) for a, b in zip(before, setup.agent.actor.parameters()))
+    assert HyARConfig(**DDPG).policy_noise == 0.0
