@@ -38,7 +38,7 @@ def test_log_probability_covers_only_the_chosen_actions_parameters():
 
 @pytest.mark.parametrize("probe", ["ProbeConstant", "ProbeTwoStep"])
 def test_probe_state_values(probe, tmp_path):
-    agent = P.run_online("hppo", probe, CFG, 4000, tmp_path, hybrid=True)
+    agent = P.run_online("hppo", probe, CFG, 3000, tmp_path, hybrid=True)
     env = P.probe_env(probe, hybrid=True)
     for s in P.observations(probe):
         got, want = float(P.state_values(agent, [s])[0]), env.q_value(s, (0, 0.0), P.GAMMA)
@@ -47,7 +47,7 @@ def test_probe_state_values(probe, tmp_path):
 
 @pytest.mark.parametrize("probe", P.ACTION_PROBES)
 def test_probe_actions(probe, tmp_path):
-    P.check_hybrid_actions(P.run_online("hppo", probe, CFG, 8000, tmp_path, hybrid=True), probe)
+    P.check_hybrid_actions(P.run_online("hppo", probe, CFG, 4000, tmp_path, hybrid=True), probe)
 
 
 def test_resumed_run_equals_uninterrupted(tmp_path):
