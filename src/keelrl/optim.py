@@ -14,3 +14,14 @@ def adam(params: Iterable[torch.nn.Parameter], lr: float, eps: float = 1e-8) -> 
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, eps=eps, foreach=True)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params: Iterable[torch.nn.Parameter],
+                   max_grad_norm: float = 0.0) -> None:
+    """One step of `opt` on `loss`: zero the gradients, backpropagate, clip the gradient norm of
+    `params` to `max_grad_norm` (0: no clipping), step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    opt.step()

@@ -43,7 +43,7 @@ from keelrl.nn.actors import DeterministicActor
 from keelrl.nn.ensemble import EnsembleCritic
 from keelrl.nn.hybrid_vae import HybridActionVAE
 from keelrl.nn.vae import gaussian_kl, reparameterize
-from keelrl.optim import adam
+from keelrl.optim import adam, optimizer_step
 from keelrl.types import Batch, HybridAction, Spaces
 
 
@@ -310,9 +310,7 @@ class HyARAgent:
         cfg = self.cfg
         x, delta = self._vae_inputs(batch)
         loss, info = self.losses["vae"](self.vae, batch.obs, batch.action, x, delta, cfg.w_dyn, cfg.w_param, cfg.w_kl)
-        self.vae_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.vae_opt.step()
+        optimizer_step(self.vae_opt, loss, self.vae.parameters())
         self.vae_steps += 1
         self._last.update(info)
         return info
@@ -340,19 +338,13 @@ class HyARAgent:
         with torch.no_grad():
             next_latent = smoothed_target_action(self.actor_target, batch.next_obs, cfg.policy_noise, cfg.noise_clip)
         loss_q, info = self.losses["critic"](self.critic, self.critic_target, flat, next_latent, cfg.gamma)
-        self.critic_opt.zero_grad(set_to_none=True)
-        loss_q.backward()
-        self.critic_opt.step()
+        optimizer_step(self.critic_opt, loss_q, self.critic.parameters())
         self._last.update(info)
         self.num_updates += 1
         if self.num_updates % cfg.policy_delay == 0:
             self.critic.requires_grad_(False)
             loss_pi, _ = inverted_gradient_loss(lambda a: self.critic.member(0, batch.obs, a), self.actor(batch.obs))
-            self.actor_opt.zero_grad(set_to_none=True)
-            loss_pi.backward()
-            if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.max_grad_norm)
-            self.actor_opt.step()
+            optimizer_step(self.actor_opt, loss_pi, self.actor.parameters(), cfg.max_grad_norm)
             self.critic.requires_grad_(True)
             soft_update(self.critic_target.parameters(), self.critic.parameters(), cfg.tau)
             soft_update(self.actor_target.parameters(), self.actor.parameters(), cfg.tau)

@@ -30,7 +30,7 @@ from keelrl.errors import check
 from keelrl.functional import inverted_gradient_loss, soft_update
 from keelrl.nn.ensemble import EnsembleCritic
 from keelrl.nn.mlp import mlp
-from keelrl.optim import adam
+from keelrl.optim import adam, optimizer_step
 from keelrl.types import Batch, HybridAction, Spaces
 
 
@@ -158,23 +158,16 @@ class PADDPGAgent:
             return stored._replace(policy_action=self._acted[1])
         return stored._replace(policy_action=flat_action(stored.index, stored.params, self.spaces.num_actions))
 
-    def _step(self, loss: torch.Tensor, net: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), self.cfg.max_grad_norm)
-        opt.step()
-
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         flat = Batch(batch.obs, batch.policy_action, batch.reward, batch.next_obs, batch.terminated, batch.discount)
         with torch.no_grad():
             next_action = self.actor_target(batch.next_obs).clamp(-1.0, 1.0)
         loss_q, info = self.losses["critic"](self.critic, self.critic_target, flat, next_action, cfg.gamma)
-        self._step(loss_q, self.critic, self.critic_opt)
+        optimizer_step(self.critic_opt, loss_q, self.critic.parameters(), cfg.max_grad_norm)
         self.critic.requires_grad_(False)
         loss_pi, _ = inverted_gradient_loss(lambda a: self.critic.member(0, batch.obs, a), self.actor(batch.obs))
-        self._step(loss_pi, self.actor, self.actor_opt)
+        optimizer_step(self.actor_opt, loss_pi, self.actor.parameters(), cfg.max_grad_norm)
         self.critic.requires_grad_(True)
         soft_update(self.critic_target.parameters(), self.critic.parameters(), cfg.tau)
         soft_update(self.actor_target.parameters(), self.actor.parameters(), cfg.tau)

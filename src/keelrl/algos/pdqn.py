@@ -33,7 +33,7 @@ from keelrl.errors import check
 from keelrl.functional import inverted_gradient_loss, soft_update, td_target
 from keelrl.nn.mlp import mlp
 from keelrl.nn.parameterized import ParamQNetwork
-from keelrl.optim import adam
+from keelrl.optim import adam, optimizer_step
 from keelrl.types import Batch, HybridAction, Spaces
 
 
@@ -199,22 +199,15 @@ class PDQNAgent:
     def to_policy_space(self, env_action) -> HybridAction:
         return self.io.to_policy_space(env_action)
 
-    def _step(self, loss: torch.Tensor, net: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), self.cfg.max_grad_norm)
-        opt.step()
-
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         with torch.no_grad():
             next_params = self.params_of(batch.next_obs, target=True).clamp(-1.0, 1.0)
         loss_q, info = self.losses["q"](self.q, self.q_target, next_params, batch, cfg.gamma, cfg.loss)
-        self._step(loss_q, self.q, self.q_opt)
+        optimizer_step(self.q_opt, loss_q, self.q.parameters(), cfg.max_grad_norm)
         self.q.requires_grad_(False)                 # J_x moves φ only
         loss_x, info_x = self.losses["param"](self.q, batch.obs, self.params_of(batch.obs), cfg.inverting_gradients)
-        self._step(loss_x, self.param, self.param_opt)
+        optimizer_step(self.param_opt, loss_x, self.param.parameters(), cfg.max_grad_norm)
         self.q.requires_grad_(True)
         soft_update(self.q_target.parameters(), self.q.parameters(), cfg.tau_q)
         soft_update(self.param_target.parameters(), self.param.parameters(), cfg.tau_param)
