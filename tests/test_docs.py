@@ -44,6 +44,10 @@ def test_sac_page_names_real_loss_functions():
 
 
 NAMED = {  # page -> the functions and classes its equation table maps the equations to, by module
+    "cvae_bc": {"keelrl.algos.cvae_bc": ["cvae_loss", "CVAEBCAgent"], "keelrl.nn.cvae": ["ConditionalVAE"],
+                "keelrl.nn.vae": ["GaussianHead", "reparameterize", "gaussian_kl"],
+                "keelrl.nn.action_chunks": ["ensemble_weights", "ChunkedActor"],
+                "keelrl.data.offline": ["OfflineDataset"]},
     "td3": {"keelrl.algos.td3": ["smoothed_target_action", "td3_critic_loss", "deterministic_actor_loss",
                                  "DeterministicActorCritic", "TD3Agent"],
             "keelrl.functional": ["soft_update", "td_target"]},

@@ -214,3 +214,37 @@ T = torch.tensor
 def test_expectile_loss_by_hand(tau, expected):
     torch.testing.assert_close(expectile_loss(T([-2.0, 1.0, 0.0, 3.0]), tau), T(expected))
 
+
+
+def test_diagonal_gaussian_kl_matches_torch_distributions():
+    from torch.distributions import Normal, kl_divergence
+    from keelrl.functional import diagonal_gaussian_kl
+    g = torch.Generator().manual_seed(0)
+    mq, lq, mp, lp = (torch.randn(4, 3, 5, generator=g) for _ in range(4))
+    expected = kl_divergence(Normal(mq, lq.exp()), Normal(mp, lp.exp())).sum(-1)
+    torch.testing.assert_close(diagonal_gaussian_kl(mq, lq, mp, lp), expected)
+    assert torch.allclose(diagonal_gaussian_kl(mq, lq, mq, lq), torch.zeros(4, 3), atol=1e-6)
+    from keelrl.nn.vae import gaussian_kl
+    torch.testing.assert_close(diagonal_gaussian_kl(mq, lq, torch.zeros_like(mq), torch.zeros_like(lq)), gaussian_kl(mq, lq))
+
+
+def test_gaussian_kernel_mmd_by_hand():
+    from keelrl.functional import gaussian_kernel_mmd
+    x, y = torch.tensor([[0.0], [1.0]]), torch.tensor([[3.0]])
+    k = lambda a, b: torch.exp(torch.tensor(-(a - b) ** 2 / 2.0))
+    by_hand = (k(0, 0) + 2 * k(0, 1) + k(1, 1)) / 4 + 1.0 - 2 * (k(0, 3) + k(1, 3)) / 2
+    torch.testing.assert_close(gaussian_kernel_mmd(x, y, bandwidth=1.0), by_hand)
+    assert gaussian_kernel_mmd(x, x.clone(), 1.0).abs() < 1e-6
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g)
+    assert gaussian_kernel_mmd(a, b) < gaussian_kernel_mmd(a, b + 2.0)       # the median bandwidth sees the shift
+
+
+def test_info_nce_loss_by_hand():
+    from keelrl.functional import info_nce_loss
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.5, 1.0, 0.0], [0.0, 3.0, -1.0]])
+    by_hand = -sum(torch.log_softmax(logits[i], 0)[i] for i in range(3)) / 3
+    loss, info = info_nce_loss(logits)
+    torch.testing.assert_close(loss, by_hand)
+    torch.testing.assert_close(info["contrastive_accuracy"], torch.tensor(2 / 3))
+    torch.testing.assert_close(info_nce_loss(torch.zeros(5, 5))[0], torch.log(torch.tensor(5.0)))

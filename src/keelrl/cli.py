@@ -200,7 +200,7 @@ def _cmd_collect(argv: list[str]) -> int:
     from keelrl.commands.collect import CollectConfig, collect
     argv = ["--sources" if a == "--from" else "--sources=" + a[7:] if a.startswith("--from=") else a for a in argv]
     cfg = tyro.cli(CollectConfig, args=argv, prog="keel collect",
-                   description="Make a Minari dataset (D4RL-style kinds) from a saved keelrl policy.")
+                   description="Make a Minari dataset (D4RL-style kinds) from a saved keelrl policy, or from an environment's scripted demonstrator.")
     collect(cfg)
     return 0
 

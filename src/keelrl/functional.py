@@ -126,3 +126,50 @@ def inverted_gradient_loss(q_of: Callable[[torch.Tensor], torch.Tensor], action:
     (grad,) = torch.autograd.grad(q.sum(), a)                    # [B, D]: ∂Q/∂a row by row
     g = invert_gradients(grad, a.detach(), low, high)
     return -(g * action).sum(1).mean(), q.detach()
+
+
+def diagonal_gaussian_kl(mean_q: torch.Tensor, log_std_q: torch.Tensor, mean_p: torch.Tensor,
+                         log_std_p: torch.Tensor) -> torch.Tensor:
+    """KL(q || p) of two diagonal Gaussians, summed over the last dimension: [..., D] -> [...].
+
+        KL = Σ_d [ log σ_p - log σ_q + (σ_q² + (μ_q - μ_p)²) / (2 σ_p²) - ½ ]
+
+    p = N(0, I) gives nn/vae.py's `gaussian_kl`. Gradients flow into both q and p (SLAC trains its
+    learned priors through this term)."""
+    assert mean_q.shape == log_std_q.shape == mean_p.shape == log_std_p.shape, "all four must share a shape"
+    var_ratio = torch.exp(2.0 * (log_std_q - log_std_p))                          # σ_q² / σ_p²
+    mean_term = (mean_q - mean_p).pow(2) * torch.exp(-2.0 * log_std_p)             # (μ_q - μ_p)² / σ_p²
+    return (log_std_p - log_std_q + 0.5 * (var_ratio + mean_term) - 0.5).sum(-1)
+
+
+def gaussian_kernel_mmd(x: torch.Tensor, y: torch.Tensor, bandwidth: float | torch.Tensor | None = None) -> torch.Tensor:
+    """The squared maximum mean discrepancy between samples x [N, D] and y [M, D] under the Gaussian
+    kernel k(a, b) = exp(-‖a - b‖² / (2 h²)) (Gretton et al. 2012, Eq. 5, the biased V-statistic):
+
+        MMD² = mean k(x, x') + mean k(y, y') - 2 mean k(x, y)
+
+    h: the bandwidth; None takes the median distance between all the pooled points (the median
+    heuristic). 0 for identical samples, > 0 otherwise, up to 2."""
+    assert x.dim() == 2 and y.dim() == 2 and x.shape[1] == y.shape[1], f"x [N, D] and y [M, D]: {x.shape}, {y.shape}"
+    pooled = torch.cat([x, y])
+    d2 = torch.cdist(pooled, pooled).pow(2)                                        # [N+M, N+M]
+    if bandwidth is None:
+        bandwidth = d2[d2 > 0].sqrt().median() if (d2 > 0).any() else torch.ones((), device=x.device)
+    k = torch.exp(-d2 / (2.0 * torch.as_tensor(bandwidth, dtype=x.dtype, device=x.device) ** 2))
+    n = x.shape[0]
+    return k[:n, :n].mean() + k[n:, n:].mean() - 2.0 * k[:n, n:].mean()
+
+
+def info_nce_loss(logits: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """InfoNCE (van den Oord et al. 2018, Eq. 4) with the batch as negatives: logits [B, B] where
+    logits[i, j] scores query i against key j and the positive pair of query i is key i:
+
+        L = -1/B Σ_i log( exp(logits[i, i]) / Σ_j exp(logits[i, j]) )
+
+    i.e. a cross-entropy whose label of row i is i (CURL, Srinivas et al. 2020, Eq. 5, with
+    logits = q W k^T). Its minimum is 0; with no information, log B."""
+    assert logits.dim() == 2 and logits.shape[0] == logits.shape[1], f"logits must be [B, B], got {tuple(logits.shape)}"
+    labels = torch.arange(logits.shape[0], device=logits.device)
+    loss = torch.nn.functional.cross_entropy(logits, labels)
+    accuracy = (logits.argmax(1) == labels).float().mean()
+    return loss, {"loss_contrastive": loss.detach(), "contrastive_accuracy": accuracy.detach()}

@@ -17,6 +17,17 @@ Shapes (B = batch size, O = observation dim, A = action dim):
                        continuous vector its policy emitted for the action (HyAR's latent action,
                        PA-DDPG's discrete scores and parameters), which its critic takes.
 
+SequenceBatch: B sequences of T consecutive steps of one environment copy (SLAC's model, action
+chunks), batch first:
+    obs       [B, T+1, ...]  the observations of steps 0..T (the last is step T-1's next observation);
+                             pixels are float32 with the stored uint8 values 0..255, not rescaled
+    action    [B, T, A]      float32 in the policy's space [-1, 1]
+    reward    [B, T]         float32
+    terminated[B, T]         float32 in {0, 1}
+    mask      [B, T]         float32 in {0, 1}: 1 where step t is a real step of the episode step 0
+                             belongs to. A sequence never runs across an episode's end unmasked: the
+                             steps after the episode's last are 0, whatever the slots behind them hold.
+
 Spaces: the observation and action spaces an Agent is built for (`Agent(cfg, spaces, device)`),
 whether they come from an environment or a dataset; `to_dict` / `from_dict` give a plain form that
 checkpoints store. Hybrid actions are gymnasium `Tuple(Discrete(K), Box(P))`: a discrete choice and
@@ -69,6 +80,35 @@ class Batch:
     def replace(self, **fields) -> "Batch":
         """This batch with some fields replaced (e.g. relabelled policy actions)."""
         return dataclasses.replace(self, **fields)
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    obs: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    terminated: torch.Tensor
+    mask: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.action.dim() < 2:
+            raise ValueError(f"SequenceBatch.action must be [B, T, ...], got {tuple(self.action.shape)}")
+        b, t = self.action.shape[:2]
+        for name in ("reward", "terminated", "mask"):
+            if tuple(getattr(self, name).shape) != (b, t):
+                raise ValueError(f"SequenceBatch.{name} must be [B, T] = [{b}, {t}] like action, "
+                                 f"got {tuple(getattr(self, name).shape)}")
+        if tuple(self.obs.shape[:2]) != (b, t + 1):
+            raise ValueError(f"SequenceBatch.obs must be [B, T+1, ...] = [{b}, {t + 1}, ...] (T steps and the "
+                             f"last next observation), got {tuple(self.obs.shape)}")
+
+    @property
+    def length(self) -> int:
+        """T, the steps of each sequence."""
+        return int(self.action.shape[1])
+
+    def to(self, device: torch.device | str) -> "SequenceBatch":
+        return SequenceBatch(*(getattr(self, f).to(device) for f in ("obs", "action", "reward", "terminated", "mask")))
 
 
 class HybridAction(NamedTuple):

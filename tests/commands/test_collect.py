@@ -90,7 +90,7 @@ def test_collect_errors_are_one_line(sac_run, minari_root, tmp_path, capsys):
     capsys.readouterr()
     cases = [
         (["--kind", "replay", "--policy", str(sac_run), "--name", "test/ip/x-v0"],
-         "--kind must be one of random, medium, expert, medium-replay, medium-expert; got 'replay'"),
+         "--kind must be one of random, medium, expert, medium-replay, medium-expert, demonstrations; got 'replay'"),
         (["--kind", "medium", "--name", "test/ip/x-v0"], "--kind medium needs --policy RUN_DIR"),
         (["--kind", "medium", "--policy", str(sac_run), "--name", "test/ip/x-v0"],   # evaluated only at the end
          "has no kept checkpoint with an evaluation to pick a medium policy from"),
@@ -193,3 +193,24 @@ def test_medium_checkpoint_with_negative_returns_is_not_the_near_expert(tmp_path
     from keelrl.commands.collect import medium_checkpoint
     run_dir = _fake_run(tmp_path, [(100, -1200.0), (200, -600.0), (300, -160.0), (400, -150.0)])
     assert medium_checkpoint(run_dir) != run_dir / "checkpoints" / "step_300.pt"
+
+
+def test_demonstrations_of_a_scripted_demonstrator(minari_root, capsys):
+    """--kind demonstrations records keel/Tree-v0's demonstrator: both routes, every episode a
+    success, ref_max_score the demonstrator's evaluation; an environment with none is one line."""
+    import numpy as np
+
+    from keelrl.data.offline import load_minari
+    from keelrl.envs.tree import route_side
+    assert main(["collect", "--kind", "demonstrations", "--env", "keel/Tree-v0", "--name", "test/tree/demo-v0",
+                 "--steps", "300", "--num-envs", "2", "--ref-episodes", "5"]) == 0
+    data = load_minari("test/tree/demo-v0")
+    assert data.ref_max_score == pytest.approx(1.0) and data.ref_min_score < 0.5
+    import minari
+    routes = [route_side(np.asarray(e.observations)) for e in minari.load_dataset("test/tree/demo-v0").iterate_episodes()
+              if e.terminations[-1]]
+    assert len(routes) >= 8 and set(routes) == {-1, 1}
+    assert main(["collect", "--kind", "demonstrations", "--env", "Pendulum-v1", "--name", "test/p/demo-v0",
+                 "--steps", "10"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "has no scripted demonstrator" in err

@@ -238,3 +238,26 @@ def test_write_refuses_episodes_that_do_not_fit_the_env(minari_root, obs_shape, 
         write_minari("test/pendulum/broken-v0", [*_pendulum_episodes(), _mismatched(obs_shape, act_shape)],
                      "Pendulum-v1", 0.0, 1.0, "hand", "broken")
     assert not (minari_root / "test/pendulum/broken-v0").exists() and _leftovers(minari_root) == []
+
+
+def test_sequences_of_a_dataset_stay_in_their_episode(tiny_dataset):
+    """Action chunks: T consecutive steps from a drawn transition, masked after its episode's last
+    step (and the dataset's end), never running into the next episode unmasked."""
+    import numpy as np
+
+    from keelrl.data.offline import load_minari
+    dataset_id, episodes = tiny_dataset(steps=300)
+    data = load_minari(dataset_id)
+    s = data.sample_sequences(500, 6)
+    assert s.obs.shape == (500, 7, data.obs.shape[1]) and s.action.shape == (500, 6, data.action.shape[1])
+    lengths = np.array([len(e.rewards) for e in episodes])
+    ends = np.cumsum(lengths)
+    # find each sequence's start by its first observation and action, then its episode's end
+    flat_obs = data.obs.numpy()
+    for seq, m in zip(s.obs.numpy()[:50], s.mask.numpy()[:50]):
+        start = int(np.flatnonzero((flat_obs == seq[0]).all(1))[0])
+        left = int(ends[np.searchsorted(ends, start, side="right")] - start)      # steps left in its episode
+        np.testing.assert_array_equal(m, (np.arange(6) < left).astype(np.float32))
+        for t in range(min(left, 6)):
+            np.testing.assert_array_equal(seq[t], flat_obs[start + t])
+    assert (s.action[s.mask == 0] == 0).all()

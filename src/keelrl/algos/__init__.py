@@ -12,7 +12,8 @@ import sys
 
 import torch
 
-from keelrl.algos import awac, bc, cql, ddpg, dqn, edac, hppo, hyar, iql, mpdqn, paddpg, pdqn, ppo, sac, sac_n, td3, td3_bc
+from keelrl.algos import (awac, bc, cql, cvae_bc, ddpg, dqn, edac, hppo, hyar, iql, mpdqn, paddpg, pdqn, ppo, sac, sac_n,
+                         td3, td3_bc)
 from keelrl.algos.awac import AWACAgent, AWACConfig
 from keelrl.algos.bc import BCAgent, BCConfig
 from keelrl.algos.cql import CQLAgent, CQLConfig
@@ -32,7 +33,7 @@ from keelrl.types import Spaces
 
 ALGOS: dict[str, AlgoSpec] = {m.SPEC.name: m.SPEC for m in (sac, td3, ddpg, dqn, ppo,
                                                             bc, td3_bc, cql, iql, awac, sac_n, edac,
-                                                            pdqn, mpdqn, paddpg, hyar, hppo)}
+                                                            pdqn, mpdqn, paddpg, hyar, hppo, cvae_bc)}
 
 
 def register_algo(spec: AlgoSpec, replace: bool = False) -> AlgoSpec:

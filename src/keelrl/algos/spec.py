@@ -113,6 +113,9 @@ class DatasetNeeds:
     """Standardize states (and next states) with the dataset's mean and std + obs_eps; the agent gets
     the statistics through `set_obs_normalization(mean, std)` to act with them."""
     obs_eps: float = 1e-3
+    sequence_length: int = 0
+    """> 0: update on `SequenceBatch`es of this many consecutive steps (action chunks), masked after
+    an episode's end; 0: on `Batch`es of single transitions."""
 
 
 @dataclass(frozen=True)

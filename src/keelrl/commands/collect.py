@@ -5,6 +5,8 @@
     expert         rollouts of the trained policy
     medium-replay  the replay buffer of the run up to the medium checkpoint (no new rollouts)
     medium-expert  the episodes of two existing datasets, concatenated
+    demonstrations rollouts of the environment's own scripted demonstrator (`expert_action()`, as
+                   keel/Tree-v0 has), whose evaluation is then ref_max_score
 
 Every dataset records ref_min_score (a uniform random policy's mean return) and ref_max_score (the
 expert's deterministic evaluation), both measured on the same evaluation seeds, so the datasets of
@@ -32,7 +34,7 @@ from keelrl.train.checkpoint import CHECKPOINT_NAME, agent_from_checkpoint, read
 from keelrl.types import Spaces
 from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
 
-KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert")
+KINDS = ("random", "medium", "expert", "medium-replay", "medium-expert", "demonstrations")
 
 
 @dataclass
@@ -42,7 +44,7 @@ class CollectConfig:
     name: str
     """Dataset id to write, namespace/name-vN (e.g. keel/hopper/medium-v0)."""
     kind: Annotated[str, tyro.conf.arg(metavar="{" + ",".join(KINDS) + "}")]
-    """What to record: random (uniform actions), medium (a checkpoint part-way through training), expert (the trained policy), medium-replay (the run's replay buffer) or medium-expert (two datasets concatenated)."""
+    """What to record: random (uniform actions), medium (a checkpoint part-way through training), expert (the trained policy), medium-replay (the run's replay buffer), medium-expert (two datasets concatenated) or demonstrations (the environment's scripted demonstrator, expert_action())."""
     env: str | None = None
     """Environment id (default: the policy's run environment)."""
     policy: str | None = None
@@ -80,6 +82,9 @@ class CollectConfig:
             raise KeelError(f"--kind {self.kind} needs --policy RUN_DIR (or a checkpoint .pt) to take the policy from")
         if self.kind == "medium-expert" and len(self.sources) < 2:
             raise KeelError("--kind medium-expert concatenates datasets: pass --sources MEDIUM_ID EXPERT_ID")
+        if self.kind == "demonstrations" and self.env is None:
+            raise KeelError("--kind demonstrations records an environment's scripted demonstrator: pass --env ENV_ID "
+                            "(e.g. keel/Tree-v0)")
         if self.kind == "random" and self.env is None and self.policy is None and self.expert is None:
             raise KeelError("--kind random needs --env ENV_ID (and --expert RUN_DIR or --ref-max-score X for reference "
                             "scores, without which the dataset's runs report returns, not normalized scores)")
@@ -177,6 +182,9 @@ def _collect(cfg: CollectConfig) -> Path:
         problem = continuous_actions(spaces, env_id)
         if problem is not None:
             raise KeelError(f"keel collect {problem}; keel collect writes continuous-action datasets")
+        if cfg.kind == "demonstrations" and not callable(getattr(probe.unwrapped, "expert_action", None)):
+            raise KeelError(f"environment {env_id} has no scripted demonstrator (a method expert_action() giving the "
+                            f"demonstrator's action for its current state), so --kind demonstrations cannot record it")
         low, high = spaces.action_low, spaces.action_high
     finally:
         probe.close()
@@ -192,14 +200,16 @@ def _collect(cfg: CollectConfig) -> Path:
     else:
         envs = make_vector_env(env_id, cfg.num_envs)
         try:
-            episodes = collect_episodes(envs, _policy_fn(cfg, policy_ckpt, low, high), cfg.steps, cfg.seed)
+            policy = (_demonstrator(envs) if cfg.kind == "demonstrations" else _policy_fn(cfg, policy_ckpt, low, high))
+            episodes = collect_episodes(envs, policy, cfg.steps, cfg.seed)
         finally:
             envs.close()
-        algo = "uniform random" if cfg.kind == "random" else f"keelrl {policy_ckpt['algo']}"
+        algo = {"random": "uniform random", "demonstrations": f"the scripted demonstrator of {env_id}"}.get(
+            cfg.kind) or f"keelrl {policy_ckpt['algo']}"
     steps = sum(len(e.rewards) for e in episodes)
     desc = (f"{cfg.kind} dataset of {env_id} made by keel collect: {len(episodes)} episodes, {steps} steps"
             + (f", policy {cfg.policy}" if cfg.policy else "")
-            + ("" if cfg.kind in ("random", "medium-replay") else
+            + ("" if cfg.kind in ("random", "medium-replay", "demonstrations") else
                f", {'deterministic' if cfg.deterministic else 'stochastic'} actions, noise std {cfg.action_noise}"))
     out = write_minari(cfg.name, episodes, env_id, ref_min, ref_max, algo, desc, cfg.overwrite, cfg.ref_episodes)
     returns = np.array([float(np.sum(e.rewards)) for e in episodes])
@@ -226,9 +236,21 @@ def _policy_fn(cfg: CollectConfig, ckpt: dict | None, low: np.ndarray, high: np.
     return act
 
 
+def _demonstrator(envs):
+    """The scripted demonstrator of every copy: the actions [N, A] of its expert_action()."""
+    return lambda obs: np.stack(envs.call("expert_action")).astype(np.float32)
+
+
 def _reference_scores(cfg: CollectConfig, env_id: str) -> tuple[float | None, float | None]:
     seed = cfg.seed + EVAL_SEED_OFFSET
     ref_min, ref_max = cfg.ref_min_score, cfg.ref_max_score
+    if ref_max is None and cfg.kind == "demonstrations":
+        env = make_env(env_id)
+        try:
+            ref_max = float(evaluate(lambda o: env.unwrapped.expert_action()[None].astype(np.float32), env,
+                                     cfg.ref_episodes, seed).mean())
+        finally:
+            env.close()
     if ref_max is None and cfg.expert is None and cfg.policy is None:
         # a dataset without reference scores: training takes it, and its runs report raw returns
         print("keel: note: no expert (--expert RUN_DIR or --ref-max-score X), so the dataset has no reference "

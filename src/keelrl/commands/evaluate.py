@@ -12,7 +12,7 @@ from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
 from keelrl.train.multi_seed import group_dirs
 from keelrl.train.run_folder import CONFIG_NAME, import_recorded, read_run_config
 from keelrl.types import Spaces
-from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate, reports_success
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, episode_starter, evaluate, reports_success
 
 
 def evaluate_saved(path: str, episodes: int, seed: int | None = None, env_id: str | None = None,
@@ -86,7 +86,8 @@ def _evaluate(path_: Path, episodes: int, seed: int | None, env_id: str | None, 
         raise
     try:
         successes: list | None = [] if reports_success(env) else None
-        returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames, successes)
+        returns = evaluate(lambda o: agent.act(o, deterministic=True), env, episodes, seed, frames, successes,
+                           episode_starter(agent))
     except Exception as e:
         if video is None:
             raise

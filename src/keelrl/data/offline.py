@@ -26,7 +26,7 @@ import torch
 
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.errors import KeelError
-from keelrl.types import Batch
+from keelrl.types import Batch, SequenceBatch
 
 DATASETS_ENV = "MINARI_DATASETS_PATH"
 
@@ -74,6 +74,8 @@ class OfflineDataset:
     ref_min_score: float | None = None
     ref_max_score: float | None = None
     generator: torch.Generator = field(default=None, repr=False)
+    episode: torch.Tensor | None = None
+    """[N] int64: the episode each transition belongs to (transitions are stored episode after episode)."""
     _fingerprint: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,8 +89,9 @@ class OfflineDataset:
 
     def to(self, device: torch.device | str) -> "OfflineDataset":
         """Move the tensors to `device` (in place; returns self). The sampler is re-made there: seed it again."""
-        for k in ("obs", "action", "reward", "next_obs", "terminated"):
-            setattr(self, k, getattr(self, k).to(device))
+        for k in ("obs", "action", "reward", "next_obs", "terminated", "episode"):
+            if getattr(self, k) is not None:
+                setattr(self, k, getattr(self, k).to(device))
         return self
 
     def seed(self, seed: int) -> None:
@@ -99,6 +102,23 @@ class OfflineDataset:
         """Uniform sample with replacement, drawn on the dataset's device."""
         idx = torch.randint(0, len(self), (batch_size,), device=self.obs.device, generator=self.generator)
         return Batch(self.obs[idx], self.action[idx], self.reward[idx], self.next_obs[idx], self.terminated[idx])
+
+    def sample_sequences(self, batch_size: int, length: int) -> SequenceBatch:
+        """Sequences of `length` consecutive steps, starting at uniformly drawn transitions (with
+        replacement): observations [B, T+1, O], actions [B, T, A], rewards, terminations and the mask
+        [B, T], whose steps after the episode's last are 0 (an action chunk near an episode's end)."""
+        if self.episode is None:
+            raise ValueError(f"dataset {self.dataset_id} does not record its episodes, so it gives no sequences")
+        n, dev = len(self), self.obs.device
+        start = torch.randint(0, n, (batch_size,), device=dev, generator=self.generator)            # [B]
+        idx = start.unsqueeze(1) + torch.arange(length, device=dev)                                  # [B, T]
+        inside = idx < n
+        idx = idx.clamp(max=n - 1)
+        mask = (inside & (self.episode[idx] == self.episode[start].unsqueeze(1))).float()             # [B, T]
+        obs = torch.cat([self.obs[idx], self.next_obs[idx[:, -1:]]], 1)                              # [B, T+1, O]
+        obs = obs * torch.cat([mask, mask[:, -1:]], 1).unsqueeze(-1)
+        return SequenceBatch(obs, self.action[idx] * mask.unsqueeze(-1), self.reward[idx] * mask,
+                             self.terminated[idx] * mask, mask)
 
     def fingerprint(self) -> dict:
         """Sizes and checksums of the data as read: a resumed run checks that it reads the same data it started on."""
@@ -193,6 +213,7 @@ def load_minari(dataset_id: str, device: torch.device | str = "cpu", seed: int =
             parts["reward"].append(np.asarray(ep.rewards, np.float32))
             parts["terminated"].append(np.asarray(ep.terminations, np.float32))
             returns.append(float(np.sum(ep.rewards)))
+            parts.setdefault("episode", []).append(np.full(t, len(returns) - 1, np.int64))
         meta = ds.storage.metadata
         env_spec = _eval_spec(ds)
     except KeelError:
@@ -211,6 +232,7 @@ def load_minari(dataset_id: str, device: torch.device | str = "cpu", seed: int =
                           _float_or_none(meta.get("ref_min_score")), _float_or_none(meta.get("ref_max_score")))
     if not all(bool(torch.isfinite(t).all()) for t in (data.obs, data.action, data.reward, data.next_obs)):
         raise KeelError(f"dataset {dataset_id} contains NaN or infinite values; it cannot be trained on")
+    data.episode = tensor("episode")
     data.seed(seed)
     return data
 

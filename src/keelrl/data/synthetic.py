@@ -53,13 +53,14 @@ def filled_replay_buffer(spaces: Spaces, fill: int, device: torch.device | str =
 
 def synthetic_dataset(obs_dim: int, act_dim: int, fill: int, device: torch.device | str = "cpu",
                       seed: int = 0) -> OfflineDataset:
-    """An OfflineDataset of `fill` random transitions (no environment: it cannot be evaluated)."""
+    """An OfflineDataset of `fill` random transitions in episodes of 100 (no environment: it cannot be evaluated)."""
     rng = np.random.default_rng(seed)
     t = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
     data = OfflineDataset("synthetic", t(rng.normal(size=(fill, obs_dim))), t(rng.uniform(-1, 1, (fill, act_dim))),
                           t(rng.normal(size=fill)), t(rng.normal(size=(fill, obs_dim))), t(rng.random(fill) < 0.01),
                           rng.normal(size=100), gym.spaces.Box(-np.inf, np.inf, (obs_dim,)),
                           gym.spaces.Box(-1, 1, (act_dim,)))
+    data.episode = torch.arange(fill, device=device) // 100     # episodes of 100 steps
     data.seed(seed)
     return data
 

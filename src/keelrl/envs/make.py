@@ -20,6 +20,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from keelrl.envs.dmc import is_dmc_id, parse_dmc_id
+from keelrl.envs.pixels import PIXEL_OPTIONS, pixel_env
 from keelrl.errors import KeelError
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -72,7 +74,11 @@ def import_module(name: str, why: str) -> None:
 
 def check_env_id(env_id: str) -> None:
     """Raise KeelError naming close matches if `env_id` is not a registered gymnasium id. An id
-    `module:EnvId` (gymnasium's form) imports `module` first, which registers EnvId."""
+    `module:EnvId` (gymnasium's form) imports `module` first, which registers EnvId; `dmc:DOMAIN-TASK`
+    names a dm_control suite task (keelrl.envs.dmc) instead."""
+    if is_dmc_id(env_id):
+        parse_dmc_id(env_id)
+        return
     module, sep, name = env_id.rpartition(":")
     if sep:
         import_module(module, f"named by the environment id {env_id!r}")
@@ -104,21 +110,31 @@ def resolve_wrapper(path: str) -> Callable[[gym.Env], gym.Env]:
 
 def make_env(env_id: str, render_mode: str | None = None, kwargs: dict | None = None,
              wrappers: tuple[str, ...] | list[str] = ()) -> gym.Env:
-    """One environment by gymnasium id (classic control, MuJoCo v5, `module:EnvId`, ...), made with
-    `kwargs` and wrapped by each of `wrappers` ('module:name', applied in order). `render_mode` is
-    passed only when asked for, so an environment that takes no such argument still builds."""
+    """One environment by gymnasium id (classic control, MuJoCo v5, `module:EnvId`, ...) or dm_control
+    id (`dmc:cheetah-run`), made with `kwargs` and wrapped by each of `wrappers` ('module:name', applied
+    in order). `render_mode` is passed only when asked for, so an environment that takes no such
+    argument still builds. The kwargs `pixels` (frame size; None or 0: the state), `action_repeat`, `frame_stack` and
+    `keep_state` build it through keelrl.envs.pixels.pixel_env; a dmc: id always does, with pixels=64
+    unless told otherwise."""
     check_env_id(env_id)
     extra = dict(kwargs or {})
     if render_mode is not None:
         extra["render_mode"] = render_mode
-    try:
-        env = gym.make(env_id, **extra)
-    except gym.error.DependencyNotInstalled as e:
-        raise KeelError(f"environment {env_id!r} needs a package that is not installed: {e}") from None
-    except TypeError as e:
-        if not extra:
-            raise
-        raise KeelError(f"environment {env_id!r} does not take the arguments {sorted(extra)}: {e}") from None
+    if is_dmc_id(env_id) or PIXEL_OPTIONS & extra.keys():
+        size = extra.pop("pixels", 64 if is_dmc_id(env_id) else None)
+        try:
+            env = pixel_env(env_id, size=size, **extra)
+        except TypeError as e:
+            raise KeelError(f"environment {env_id!r} does not take the arguments {sorted(extra)}: {e}") from None
+    else:
+        try:
+            env = gym.make(env_id, **extra)
+        except gym.error.DependencyNotInstalled as e:
+            raise KeelError(f"environment {env_id!r} needs a package that is not installed: {e}") from None
+        except TypeError as e:
+            if not extra:
+                raise
+            raise KeelError(f"environment {env_id!r} does not take the arguments {sorted(extra)}: {e}") from None
     for path in wrappers:
         env = resolve_wrapper(path)(env)
     return env

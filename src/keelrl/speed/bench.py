@@ -101,6 +101,9 @@ def learner_setup(algo: str, device: torch.device | str = "cpu", batch_size: int
                             needs.epochs * needs.minibatches)
     if isinstance(needs, DatasetNeeds):
         data = synthetic_dataset(spaces.obs_dim, spaces.act_dim, fill, device, seed)
+        if needs.sequence_length:
+            return LearnerSetup(algo, agent, data, lambda: data.sample_sequences(needs.batch_size, needs.sequence_length),
+                                agent.update, 1)
     else:
         data = filled_replay_buffer(spaces, fill, device, seed, needs.policy_action_size(spaces))
     return LearnerSetup(algo, agent, data, lambda: data.sample(needs.batch_size), agent.update, 1)

@@ -82,9 +82,12 @@ class OfflineLoop:
         self.metrics = {k: v.to(self.device) for k, v in loop["metrics"].items()}
 
     def iterate(self) -> None:
-        """One gradient update on a batch of the dataset."""
+        """One gradient update on a batch of the dataset (of sequences when the spec asks for them)."""
         prev = self.step
-        self.metrics = self.update(self.data.sample(self.needs.batch_size))
+        needs = self.needs
+        batch = (self.data.sample_sequences(needs.batch_size, needs.sequence_length) if needs.sequence_length
+                 else self.data.sample(needs.batch_size))
+        self.metrics = self.update(batch)
         self.step += 1
         self.skeleton.check_update(self.metrics)
         self.skeleton.evaluate_if_due(prev)

@@ -36,7 +36,7 @@ from keelrl.device import choose_threads, resolve_device  # noqa: F401  (resolve
 from keelrl.errors import KeelError
 from keelrl.train.callbacks import Callbacks, RunView
 from keelrl.train.checkpoint import CHECKPOINT_NAME, PENDING_NAME, commit_group, identity, keep_copy, write_checkpoint
-from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate, reports_success
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, episode_starter, evaluate, reports_success
 from keelrl.train.logging import EpisodeTracker, RunLogger
 from keelrl.train.progress import RunProgress, display_mode
 from keelrl.train.run_folder import CONFIG_NAME, mark_finished, read_marker
@@ -123,7 +123,7 @@ def evaluate_and_log(policy, eval_env, run, step: int, log: RunLogger, wall: flo
     normalized score (None without reference scores)."""
     successes: list | None = [] if reports_success(eval_env) else None
     returns = evaluate(lambda o: policy.act(o, deterministic=True), eval_env, run.eval_episodes,
-                       run.seed + EVAL_SEED_OFFSET, successes=successes)
+                       run.seed + EVAL_SEED_OFFSET, successes=successes, start_episode=episode_starter(policy))
     mean = float(returns.mean())
     normalized = None
     if normalize is not None and normalize(mean) is not None:

@@ -1,0 +1,188 @@
+"""Pixel observations: action repeat, frames as observations, frame stacking, and `pixel_env`, which puts
+them together in the order the pixel-based papers use (PlaNet, SAC-AE, SLAC, DrQ):
+
+    raw env (with its time limit) -> ActionRepeat -> PixelObservation -> FrameStack
+
+The repeat sits innermost, so a frame is drawn once per agent step, after the repeat, never for the
+steps it skips. Frames are uint8, channels first: [C, H, W]; a stack of k is [k*C, H, W], oldest first.
+Rendering MuJoCo on a CPU needs MUJOCO_GL=egl (the default keelrl sets) or osmesa.
+"""
+from __future__ import annotations
+
+import collections
+import os
+
+import gymnasium as gym
+import numpy as np
+
+from keelrl.errors import KeelError
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+PIXEL_OPTIONS = frozenset({"pixels", "action_repeat", "frame_stack", "keep_state"})
+"""make_env's kwargs that build the environment through `pixel_env` (`pixels` is its `size`)."""
+
+GL_HINT = "on Debian, apt-get install libegl1 libegl-mesa0 for MUJOCO_GL=egl, or libosmesa6 for MUJOCO_GL=osmesa"
+
+
+def rendering_problem() -> str | None:
+    """None when MuJoCo can make an offscreen OpenGL context with the backend MUJOCO_GL names, else what is
+    wrong and how to fix it (tests that draw frames skip with it)."""
+    try:
+        import mujoco
+        ctx = mujoco.GLContext(8, 8)
+        ctx.make_current()
+        ctx.free()
+    except Exception as e:
+        backend = os.environ.get("MUJOCO_GL")
+        return f"MuJoCo cannot render with MUJOCO_GL={backend!r} ({type(e).__name__}: {e}); {GL_HINT}"
+    return None
+
+
+def fast_render(model) -> None:
+    """Turn off shadows and multisampling of a MuJoCo model's offscreen rendering (a mujoco.MjModel or
+    dm_control's wrapper of one): 64x64 frames about 8x (dm_control) to 17x (gymnasium HalfCheetah) faster
+    on a CPU (docs/pixel_environments.md).
+    Affects rendering contexts made afterwards, so call it before the first frame."""
+    model.vis.quality.shadowsize = 0
+    model.vis.quality.offsamples = 0
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise KeelError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class ActionRepeat(gym.Wrapper):
+    """Apply each action `repeat` times and return the sum of the rewards and the last observation,
+    stopping at the first termination or truncation (PlaNet's and SLAC's action repeat)."""
+
+    def __init__(self, env: gym.Env, repeat: int):
+        super().__init__(env)
+        self.repeat = _positive_int(repeat, "action_repeat")
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+class PixelObservation(gym.Wrapper):
+    """Replace the observation by the environment's rgb_array frame as uint8 [3, size, size].
+
+    The environment must be made with render_mode="rgb_array"; one that renders at size x size
+    (gymnasium MuJoCo with width=height=size, DMCEnv with size) needs no resize, any other frame is
+    resized bilinearly. A MuJoCo model's shadows and multisampling are turned off unless `shadows`.
+    With `keep_state`, the environment's own observation goes to info["state"]."""
+
+    def __init__(self, env: gym.Env, size: int = 64, keep_state: bool = False, shadows: bool = False):
+        super().__init__(env)
+        if env.render_mode != "rgb_array":
+            raise KeelError(f"PixelObservation needs an environment made with render_mode='rgb_array', "
+                            f"got render_mode={env.render_mode!r}")
+        self.size = _positive_int(size, "the frame size")
+        self.keep_state = keep_state
+        import mujoco
+        model = getattr(env.unwrapped, "model", None)
+        if not shadows and isinstance(model, mujoco.MjModel):  # gymnasium MuJoCo; DMCEnv does its own
+            fast_render(model)
+        self.observation_space = gym.spaces.Box(0, 255, (3, self.size, self.size), np.uint8)
+
+    def frame(self) -> np.ndarray:
+        """The current frame, uint8 [3, size, size]."""
+        img = np.asarray(self.env.render())
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise KeelError(f"render() gave an array of shape {img.shape}, not an RGB frame [H, W, 3]")
+        if img.shape[:2] != (self.size, self.size):
+            from PIL import Image
+            img = np.asarray(Image.fromarray(img.astype(np.uint8)).resize((self.size, self.size), Image.BILINEAR))
+        return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.uint8)  # [H, W, C] -> [C, H, W]
+
+    def _info(self, state, info: dict) -> dict:
+        return {**info, "state": state} if self.keep_state else info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        state, info = self.env.reset(seed=seed, options=options)
+        return self.frame(), self._info(state, info)
+
+    def step(self, action):
+        state, reward, terminated, truncated, info = self.env.step(action)
+        return self.frame(), reward, terminated, truncated, self._info(state, info)
+
+
+class FrameStack(gym.Wrapper):
+    """Observation = the last k observations concatenated along the channel axis: [k*C, H, W], oldest
+    first. After a reset the stack holds k copies of the first frame. (gymnasium's FrameStackObservation
+    adds a new axis [k, C, H, W] instead.)"""
+
+    def __init__(self, env: gym.Env, k: int):
+        super().__init__(env)
+        self.k = _positive_int(k, "frame_stack")
+        space = env.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) < 1:
+            raise KeelError(f"FrameStack needs Box observations [C, ...], got {space}")
+        self.observation_space = gym.spaces.Box(np.concatenate([space.low] * self.k, axis=0),
+                                                np.concatenate([space.high] * self.k, axis=0), dtype=space.dtype)
+        self.frames: collections.deque = collections.deque(maxlen=self.k)
+
+    def _obs(self) -> np.ndarray:
+        return np.concatenate(self.frames, axis=0)  # k x [C, H, W] -> [k*C, H, W]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.frames.clear()
+        self.frames.extend([obs] * self.k)
+        return self._obs(), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.frames.append(obs)
+        return self._obs(), reward, terminated, truncated, info
+
+
+def _is_mujoco_env(env_id: str) -> bool:
+    """Whether a registered gymnasium id is a MujocoEnv (which renders at width x height directly)."""
+    from gymnasium.envs.mujoco import MujocoEnv
+    entry = gym.spec(env_id).entry_point
+    creator = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    return isinstance(creator, type) and issubclass(creator, MujocoEnv)
+
+
+def pixel_env(env_id: str, size: int | None = 64, action_repeat: int = 1, frame_stack: int = 1,
+              keep_state: bool = False, **kwargs) -> gym.Env:
+    """A gymnasium id (HalfCheetah-v5, module:EnvId) or `dmc:DOMAIN-TASK`, seen through frames of
+    size x size: raw env -> ActionRepeat -> PixelObservation -> FrameStack (each only when asked for).
+    `size=None` (or 0) keeps the environment's own observation (state-based runs with an action repeat).
+    `kwargs` go to the environment (DMCEnv's camera_id, shadows; gymnasium's env kwargs)."""
+    from keelrl.envs.dmc import DMCEnv, is_dmc_id, parse_dmc_id
+    from keelrl.envs.make import check_env_id, make_env
+    size = None if size is None or size is False or size == 0 else size  # pixels 0 from the command line: the state
+    if size is not None:
+        size = _positive_int(size, "pixels (the frame size)")
+        if kwargs.get("render_mode", "rgb_array") != "rgb_array":
+            raise KeelError(f"pixel observations are rendered as rgb_array, got render_mode={kwargs['render_mode']!r}")
+        kwargs["render_mode"] = "rgb_array"
+    shadows = kwargs.pop("shadows", False)
+    if is_dmc_id(env_id):
+        if "from_pixels" in kwargs:
+            raise KeelError("for dmc: ids give pixels=SIZE for frames, or pixels=None (or 0) for the state vector, "
+                            "not from_pixels")
+        env = DMCEnv(*parse_dmc_id(env_id), size=size or 64, from_pixels=False, shadows=shadows, **kwargs)
+    else:
+        check_env_id(env_id)
+        if size is not None and _is_mujoco_env(env_id.rpartition(":")[2]):
+            kwargs = {"width": size, "height": size, **kwargs}
+        render_mode = kwargs.pop("render_mode", None)
+        env = make_env(env_id, render_mode=render_mode, kwargs=kwargs)
+    if action_repeat != 1:
+        env = ActionRepeat(env, action_repeat)
+    if size is not None:
+        env = PixelObservation(env, size, keep_state=keep_state, shadows=shadows)
+    if frame_stack != 1:
+        env = FrameStack(env, frame_stack)
+    return env
