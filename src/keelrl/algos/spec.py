@@ -77,6 +77,10 @@ class Transitions:
     [K scores | P parameters], whose size the spaces give (`policy_action_size`)."""
     side_updates: tuple[SideUpdate, ...] = ()
     """Models trained beside the main update, on their own schedule."""
+    sequence_length: int = 0
+    """> 0: every update (side updates too) gets `SequenceBatch`es of this many consecutive steps
+    (SLAC's 8), from the slot replay (data/sequence_replay.py); 0: `Batch`es of transitions.
+    Pixel observations always use the slot replay, which stores each frame once."""
 
     def policy_action_size(self, spaces: Spaces) -> int:
         """D, the stored policy vector's size for these spaces."""

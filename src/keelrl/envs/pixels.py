@@ -186,3 +186,13 @@ def pixel_env(env_id: str, size: int | None = 64, action_repeat: int = 1, frame_
     if frame_stack != 1:
         env = FrameStack(env, frame_stack)
     return env
+
+
+def frame_stack_of(env: gym.Env) -> int:
+    """k of the FrameStack an environment (or a vector environment's first copy) is wrapped in; 1 without one."""
+    env = env.envs[0] if hasattr(env, "envs") else env
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, FrameStack):
+            return env.k
+        env = env.env
+    return 1

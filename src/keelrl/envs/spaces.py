@@ -39,6 +39,23 @@ def continuous_actions(spaces: Spaces, source: str) -> str | None:
     return _observations(spaces)
 
 
+def is_pixels(space: gym.Space) -> bool:
+    """Image observations: a Box [C, H, W] (channels first, as keelrl.envs.pixels gives them)."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
+
+
+def pixels_continuous_actions(spaces: Spaces, source: str) -> str | None:
+    """Pixel observations Box [C, H, W] and a 1-D action Box with finite bounds."""
+    if not is_pixels(spaces.observation):
+        return (f"needs pixel observations, a Box [C, H, W] (e.g. dmc:cheetah-run, or --env-kwargs pixels 64), "
+                f"but {source} has {spaces.observation}")
+    if not isinstance(spaces.action, gym.spaces.Box):
+        return f"needs continuous (Box) actions, but {source} has {describe(spaces.action)}"
+    if not _bounded_box(spaces.action):
+        return f"needs a 1-D action Box with finite bounds, got {spaces.action}"
+    return None
+
+
 def discrete_actions(spaces: Spaces, source: str) -> str | None:
     """Flat Box observations and Discrete(K) actions numbered from 0."""
     if not isinstance(spaces.action, gym.spaces.Discrete):

@@ -7,20 +7,26 @@ buffer, RNG states, environment states, step counters.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from keelrl.algos import build_agent
 from keelrl.algos.spec import AlgoSpec, Transitions
 from keelrl.data.nstep import NStepWriter
 from keelrl.data.replay import ReplayBuffer
+from keelrl.data.sequence_replay import SequenceReplayBuffer
 from keelrl.envs.make import make_env, make_vector_env, true_next_obs
-from keelrl.envs.spaces import random_actions
+from keelrl.envs.pixels import frame_stack_of
+from keelrl.envs.spaces import is_pixels, random_actions
+from keelrl.errors import KeelError
 from keelrl.envs.state import set_vector_state, vector_state
 from keelrl.speed.learner import learner_update
 from keelrl.train.checkpoint import rng_state, set_rng_state
 from keelrl.train.config import RunConfig
+from keelrl.train.evaluation import episode_starter
 from keelrl.train.logging import EpisodeTracker
 from keelrl.train.skeleton import Member, RunSkeleton, setup_process
 from keelrl.types import Spaces
@@ -35,9 +41,21 @@ class OffPolicyLoop:
         spaces = Spaces.of(self.envs)
         self.agent = build_agent(spec, cfg, spaces, self.device)
         n_step = self.needs.n_step
-        self.buffer = ReplayBuffer.for_spaces(self.needs.buffer_size, spaces, self.device, seed=run.seed,
-                                              with_discount=n_step > 1, policy_action_dim=self.needs.policy_action_size(spaces))
+        self.slots = is_pixels(spaces.observation) or self.needs.sequence_length > 0
+        if self.slots:   # each frame stored once; transitions, frame stacks and sequences gathered from the slots
+            if n_step > 1:
+                raise KeelError(f"{spec.name}: n-step returns are not available with pixel observations or sequences")
+            self.buffer = SequenceReplayBuffer(
+                self.needs.buffer_size, spaces.observation.shape, spaces.act_dim, run.num_envs, self.device, run.seed,
+                max(self.needs.sequence_length, 1), frame_stack_of(self.envs),
+                torch.uint8 if spaces.observation.dtype == np.uint8 else torch.float32)
+            print(f"keel: {self.buffer.memory_text()}", file=sys.stderr, flush=True)
+        else:
+            self.buffer = ReplayBuffer.for_spaces(self.needs.buffer_size, spaces, self.device, seed=run.seed,
+                                                  with_discount=n_step > 1,
+                                                  policy_action_dim=self.needs.policy_action_size(spaces))
         self.writer = NStepWriter(self.buffer, n_step, self.needs.gamma, run.num_envs) if n_step > 1 else None
+        self.start_episodes = episode_starter(self.agent)
         eval_env = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers) if run.eval_episodes > 0 else None
         self.episodes = EpisodeTracker(run.num_envs)
         self.skeleton = RunSkeleton(self, spec.name, cfg, [Member(run, run_dir, self.agent, eval_env, self.episodes)],
@@ -47,6 +65,8 @@ class OffPolicyLoop:
         if ckpt is None:
             self.obs, _ = self.envs.reset(seed=run.seed)
             self.envs.action_space.seed(run.seed)
+            if self.start_episodes is not None:
+                self.start_episodes(np.ones(run.num_envs, dtype=bool))
         else:
             self._restore(ckpt)
         self.update = learner_update(self.agent, spec, cfg, self.device, run.compile, run.cuda_graphs)
@@ -70,6 +90,8 @@ class OffPolicyLoop:
         for i, first in set_vector_state(self.envs, ckpt["envs"], self.run_cfg.seed + self.step).items():
             self.obs[i] = first   # an environment whose state could not be saved starts a new episode
             self.episodes.restart(i)
+            if self.start_episodes is not None:
+                self.start_episodes(np.arange(self.run_cfg.num_envs) == i)
         self.skeleton.load_state_dict([loop])
         self.metrics = {k: v.to(self.device) for k, v in loop["metrics"].items()}  # the last update's, until the next
 
@@ -83,11 +105,15 @@ class OffPolicyLoop:
         next_obs, reward, term, trunc, info = self.envs.step(env_action)
         done = term | trunc
         real_next = true_next_obs(next_obs, done, info)
-        if self.writer is None:
+        if self.slots:
+            self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term, trunc)
+        elif self.writer is None:
             self.buffer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term)
         else:
             self.writer.add(self.obs, self.agent.to_policy_space(env_action), reward, real_next, term, trunc)
         self.obs = next_obs
+        if self.start_episodes is not None and done.any():
+            self.start_episodes(done)     # a policy with memory of the episode forgets the finished ones
         self.step += n
         self.episodes.step(reward, done, self.step, self.skeleton.logs[0])
 
@@ -97,7 +123,7 @@ class OffPolicyLoop:
             every = needs.update_every  # updates owed are paid in bursts every `every` steps
             while self.update_debt >= 1.0 and (every == 1 or self.step // every > prev // every):
                 self.update_debt -= 1.0
-                self.metrics = self.update(self.buffer.sample(needs.batch_size))
+                self.metrics = self.update(self._sample(needs.batch_size))
                 self.skeleton.check_update(self.metrics)
         self.skeleton.evaluate_if_due(prev)
 
@@ -110,7 +136,13 @@ class OffPolicyLoop:
             if side.every and prev >= start and self.step // side.every > prev // side.every:
                 count += side.count
             for _ in range(count):
-                self.metrics = {**self.metrics, **getattr(self.agent, side.method)(self.buffer.sample(side.batch_size))}
+                self.metrics = {**self.metrics, **getattr(self.agent, side.method)(self._sample(side.batch_size))}
+
+    def _sample(self, batch_size: int):
+        """A batch for an update: sequences when the spec asks for them, else transitions."""
+        if self.needs.sequence_length:
+            return self.buffer.sample_sequences(batch_size)
+        return self.buffer.sample(batch_size)
 
     def run(self, callback=None) -> Path:
         return self.skeleton.run(callback)[0]
