@@ -17,7 +17,7 @@ def test_train_writes_a_complete_run_folder(trained):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "sac", "--env", "HalfCheeta-v5"], "Did you mean HalfCheetah-v5"),
-    (["train", "sacc"], "unknown algorithm 'sacc'; available: awac, bc, cql, cvae_bc, ddpg, dqn, edac, hppo, hyar, iql, mpdqn, paddpg, pdqn, ppo, sac, sac_n, td3, td3_bc"),
+    (["train", "sacc"], "unknown algorithm 'sacc'; available: awac, bc, cql, curl_sac, cvae_bc, ddpg, dqn, edac, hppo, hyar, iql, mpdqn, paddpg, pdqn, pixel_sac, ppo, sac, sac_n, slac, td3, td3_bc, vae_sac"),
     (["train", "sac", "--actor-lr", "-0.1"], "actor_lr must be > 0"),
     (["train", "sac", "--batch-size", "512", "--buffer-size", "100"], "must not exceed buffer_size"),
     (["train", "sac", "--backup", "redq", "--num-critics", "2", "--redq-subset", "3"], "redq_subset (M=3) <= num_critics (N=2)"),

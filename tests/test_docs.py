@@ -44,6 +44,17 @@ def test_sac_page_names_real_loss_functions():
 
 
 NAMED = {  # page -> the functions and classes its equation table maps the equations to, by module
+    "pixel_sac": {"keelrl.algos.pixel_sac": ["PixelSACAgent"], "keelrl.nn.pixel_encoder": ["ConvEncoder"],
+                  "keelrl.algos.sac": ["soft_q_target", "backup_values", "critic_loss", "actor_loss_reparametrized",
+                                       "temperature_loss"],
+                  "keelrl.data.augment": ["random_shift"], "keelrl.functional": ["soft_update"]},
+    "vae_sac": {"keelrl.algos.vae_sac": ["PixelVAE", "pixel_vae_loss", "VAESACAgent"],
+                "keelrl.nn.pixel_encoder": ["ConvDecoder"], "keelrl.nn.vae": ["reparameterize", "gaussian_kl"],
+                "keelrl.algos.spec": ["SideUpdate"]},
+    "curl_sac": {"keelrl.algos.curl_sac": ["curl_logits", "CURLSACAgent"], "keelrl.functional": ["info_nce_loss"]},
+    "slac": {"keelrl.algos.slac": ["SLACAgent"],
+             "keelrl.nn.sequential_latent": ["SequentialLatentModel", "latent_model_loss", "reconstruction_strip"],
+             "keelrl.nn.pixel_encoder": ["SLACEncoder", "SLACDecoder"], "keelrl.functional": ["diagonal_gaussian_kl"]},
     "cvae_bc": {"keelrl.algos.cvae_bc": ["cvae_loss", "CVAEBCAgent"], "keelrl.nn.cvae": ["ConditionalVAE"],
                 "keelrl.nn.vae": ["GaussianHead", "reparameterize", "gaussian_kl"],
                 "keelrl.nn.action_chunks": ["ensemble_weights", "ChunkedActor"],

@@ -247,3 +247,30 @@ def check_hybrid_actions(agent, probe: str, tol: float = ACTION_TOL) -> None:
         best_k, best_x = env.best_action(s)
         assert k == best_k, f"{probe}: discrete action {k} at obs {s}, expected {best_k}"
         assert abs(x[k] - best_x) < tol, f"{probe}: parameter {x[k]:.3f} at obs {s}, expected {best_x:.3f}"
+
+
+# --------------------------------------------------------------------------- pixel probes
+
+def run_pixels(algo: str, probe: str, cfg: dict, total_steps: int, tmp_path, seed: int = 0):
+    """Train `algo` on the probe's pixel version (keel/<probe>Pixels-v0, frames [1, 8, 8]); return the agent."""
+    spec = get_algo(algo)
+    run = RunConfig(env=f"keel/{probe}Pixels-v0", total_steps=total_steps, eval_every=0, eval_episodes=0,
+                    log_every=10 ** 9, checkpoint_every=10 ** 9, run_dir=str(tmp_path / f"{algo}-{probe}"),
+                    progress=False, device="cpu", seed=seed)
+    return load_agent(train(algo, run, spec.config(**{"gamma": GAMMA, **cfg})))
+
+
+def frame(s: float) -> np.ndarray:
+    """The pixel probes' frame of observation s: [1, 1, 8, 8] uint8."""
+    return np.full((1, 1, 8, 8), round(127.5 * (1.0 + s)), dtype=np.uint8)
+
+
+def check_pixel_actions(agent, probe: str, tol: float = ACTION_TOL) -> None:
+    """The deterministic action on the frame of every visited observation is the probe's best action."""
+    env = probe_env(probe)
+    for s in observations(probe):
+        if hasattr(agent, "start_episodes"):
+            agent.start_episodes(np.ones(1, bool))
+        a = float(np.asarray(agent.act(frame(s), deterministic=True)).reshape(-1)[0])
+        best = env.best_action(s)
+        assert abs(a - best) < tol, f"{probe} (pixels): action {a:.3f} at obs {s}, expected {best:.3f}"

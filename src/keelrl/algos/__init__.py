@@ -13,7 +13,7 @@ import sys
 import torch
 
 from keelrl.algos import (awac, bc, cql, curl_sac, cvae_bc, ddpg, dqn, edac, hppo, hyar, iql, mpdqn, paddpg, pdqn,
-                         pixel_sac, ppo, sac, sac_n, td3, td3_bc, vae_sac)
+                         pixel_sac, ppo, sac, sac_n, slac, td3, td3_bc, vae_sac)
 from keelrl.algos.awac import AWACAgent, AWACConfig
 from keelrl.algos.bc import BCAgent, BCConfig
 from keelrl.algos.cql import CQLAgent, CQLConfig
@@ -34,7 +34,7 @@ from keelrl.types import Spaces
 ALGOS: dict[str, AlgoSpec] = {m.SPEC.name: m.SPEC for m in (sac, td3, ddpg, dqn, ppo,
                                                             bc, td3_bc, cql, iql, awac, sac_n, edac,
                                                             pdqn, mpdqn, paddpg, hyar, hppo, cvae_bc, pixel_sac,
-                                                            vae_sac, curl_sac)}
+                                                            vae_sac, curl_sac, slac)}
 
 
 def register_algo(spec: AlgoSpec, replace: bool = False) -> AlgoSpec:

@@ -71,6 +71,11 @@ class CURLSACAgent:
         self.crops = torch.Generator(device=self.device)
         self.crops.manual_seed(1)
 
+    @property
+    def num_updates(self) -> int:
+        """Updates of the actor-critic (what the loop reports)."""
+        return self.sac.num_updates
+
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         return self.sac.act(obs, deterministic)
 

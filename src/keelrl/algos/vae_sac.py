@@ -150,6 +150,11 @@ class VAESACAgent:
         """The RL state s = μ(o) [B, Z]: no gradient reaches the VAE from RL."""
         return self.vae.encode(obs)[0]
 
+    @property
+    def num_updates(self) -> int:
+        """Updates of the actor-critic (what the loop reports)."""
+        return self.sac.num_updates
+
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         return self.sac.act(self.state(torch.as_tensor(np.asarray(obs), device=self.device).float()), deterministic)

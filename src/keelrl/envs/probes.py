@@ -3,6 +3,8 @@ them checks an algorithm's wiring (targets, terminations, discounting, which net
 signs of log-probabilities), not only that it runs. Registered on `import keelrl`, each in a
 continuous-action version (Box(-1, 1, (1,))), a discrete one (`...Discrete-v0`, Discrete(2)) and a
 hybrid one (`...Hybrid-v0`, Tuple(Discrete(2), Box(-1, 1, (2,))), action k reading parameter k;
+a pixel one (`...Pixels-v0`: continuous actions, the observation s drawn as a uint8 frame [1, 8, 8]
+of the grey level round(127.5 (1 + s)), for the agents that learn from pixels);
 where the action matters, a hybrid action (k, x) earns the continuous reward of x_k when k is the
 discrete version's best action and -1 otherwise).
 
@@ -34,17 +36,20 @@ class _Probe(gym.Env):
     metadata = {"render_modes": []}
     param_slices = ((0, 1), (1, 2))
 
-    def __init__(self, discrete: bool = False, hybrid: bool = False) -> None:
+    def __init__(self, discrete: bool = False, hybrid: bool = False, image: bool = False) -> None:
         if discrete and hybrid:
             raise ValueError("a probe is discrete, hybrid or neither, not both")
-        self.discrete, self.hybrid = discrete, hybrid
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.discrete, self.hybrid, self.image = discrete, hybrid, image
+        self.observation_space = (gym.spaces.Box(0, 255, (1, 8, 8), np.uint8) if image else
+                                  gym.spaces.Box(-1.0, 1.0, (1,), np.float32))
         box = gym.spaces.Box(-1.0, 1.0, (2 if hybrid else 1,), np.float32)
         self.action_space = (gym.spaces.Discrete(2) if discrete else
                              gym.spaces.Tuple((gym.spaces.Discrete(2), box)) if hybrid else box)
         self.obs = 0.0
 
     def _obs(self) -> np.ndarray:
+        if self.image:
+            return np.full((1, 8, 8), round(127.5 * (1.0 + self.obs)), dtype=np.uint8)
         return np.array([self.obs], dtype=np.float32)
 
     def _a(self, action):
@@ -164,7 +169,8 @@ PROBES = {"ProbeConstant": ProbeConstant, "ProbeObsReward": ProbeObsReward, "Pro
 def register_probes() -> None:
     for name, cls in PROBES.items():
         steps = TRUNCATION_STEPS if cls is ProbeTruncation else 10
-        for suffix, kind in (("", {}), ("Discrete", {"discrete": True}), ("Hybrid", {"hybrid": True})):
+        for suffix, kind in (("", {}), ("Discrete", {"discrete": True}), ("Hybrid", {"hybrid": True}),
+                             ("Pixels", {"image": True})):
             env_id = f"keel/{name}{suffix}-v0"
             if env_id not in gym.registry:
                 gym.register(env_id, entry_point=f"{__name__}:{cls.__name__}", max_episode_steps=steps, kwargs=kind)

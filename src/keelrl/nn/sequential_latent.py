@@ -195,7 +195,8 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | f
 
 
 def latent_model_loss(model: SequentialLatentModel, batch: SequenceBatch) -> tuple[torch.Tensor, dict]:
-    """The negative ELBO of SLAC's model (Lee et al. 2020, §5; the reference code's `compute_loss`):
+    """The negative ELBO of SLAC's model (Lee et al. 2020: the model part of their joint ELBO; the
+    reference code's `compute_loss`):
 
         -E_q[ Σ_{t=0}^{T} m_t (log p(x_t | z_t) - KL(q(z1_t | ·) || p(z1_t | z2_{t-1}, a_{t-1})))
               + Σ_{t=0}^{T-1} mask_t log p(r_t | z_t, a_t, z_{t+1}) ]

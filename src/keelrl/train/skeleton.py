@@ -122,8 +122,11 @@ def evaluate_and_log(policy, eval_env, run, step: int, log: RunLogger, wall: flo
     normalized scores when `normalize(R)` gives them. Returns the mean return and the mean
     normalized score (None without reference scores)."""
     successes: list | None = [] if reports_success(eval_env) else None
+    saved = policy.memory() if hasattr(policy, "memory") else None   # the training copies' memory of their episodes
     returns = evaluate(lambda o: policy.act(o, deterministic=True), eval_env, run.eval_episodes,
                        run.seed + EVAL_SEED_OFFSET, successes=successes, start_episode=episode_starter(policy))
+    if saved is not None:
+        policy.set_memory(saved)   # evaluation acted with its own
     mean = float(returns.mean())
     normalized = None
     if normalize is not None and normalize(mean) is not None:
