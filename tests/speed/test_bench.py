@@ -62,3 +62,19 @@ def test_bench_times_stacked_seeds(tmp_path, capsys):
     assert stacked["seeds"] == 3 and stacked["seed_updates_per_s"] == pytest.approx(3 * stacked["updates_per_s"], rel=1e-3)
     assert "sac ×3 seeds" in capsys.readouterr().out
     assert main(["bench", "sac", "--seeds", "0"]) == 1
+
+
+def test_pixel_algorithms_bench_on_frames_and_time_their_side_updates(tmp_path):
+    """A pixel agent learns from 64x64 uint8 frames in the slot replay (stacked for SAC from pixels,
+    single frames in sequences for SLAC); a model trained beside the main update gets its own row."""
+    from keelrl.speed.bench import PIXEL_SIZES, side_setups
+    setup = learner_setup("vae_sac", batch_size=4, overrides={"vae_batch_size": 4}, fill=40)
+    batch = setup.sample()
+    assert batch.obs.shape == (4, 9, PIXEL_SIZES[0], PIXEL_SIZES[0])
+    sides = side_setups(setup)
+    assert [s.algo for s in sides] == ["vae_sac:update_representation"]
+    assert "loss_vae" in sides[0].update()
+    slac = learner_setup("slac", batch_size=2, overrides={"model_batch_size": 2}, fill=40)
+    seq = slac.sample()
+    assert seq.obs.shape == (2, 9, 3, PIXEL_SIZES[0], PIXEL_SIZES[0]) and seq.action.shape == (2, 8, PIXEL_SIZES[1])
+    assert "loss_model" in side_setups(slac)[0].update()

@@ -29,6 +29,29 @@ def hybrid_spaces(obs_dim: int, num_actions: int, param_dim: int) -> Spaces:
                   gym.spaces.Tuple((gym.spaces.Discrete(num_actions), gym.spaces.Box(-1, 1, (param_dim,), np.float32))))
 
 
+def pixel_spaces(channels: int, size: int, act_dim: int) -> Spaces:
+    """uint8 frames [channels, size, size] and actions Box(-1, 1, (act_dim,))."""
+    return Spaces(gym.spaces.Box(0, 255, (channels, size, size), np.uint8),
+                  gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32))
+
+
+def filled_frame_replay(spaces: Spaces, fill: int, device: torch.device | str = "cpu", seed: int = 0,
+                        sequence_length: int = 1, episode: int = 1000):
+    """A SequenceReplayBuffer of `fill` steps of random frames and actions, one copy, episodes of
+    `episode` steps (the frames of a step are its own: no frame stacking)."""
+    from keelrl.data.sequence_replay import SequenceReplayBuffer
+    rng = np.random.default_rng(seed)
+    shape, a = spaces.observation.shape, spaces.act_dim
+    buf = SequenceReplayBuffer(fill + fill // episode + 2, shape, a, 1, device, seed, sequence_length)
+    obs = rng.integers(0, 256, (1, *shape), dtype=np.uint8)
+    for t in range(fill):
+        nxt = rng.integers(0, 256, (1, *shape), dtype=np.uint8)
+        end = (t + 1) % episode == 0
+        buf.add(obs, rng.uniform(-1, 1, (1, a)), rng.normal(size=1), nxt, np.zeros(1), np.array([end]))
+        obs = nxt
+    return buf
+
+
 def _random_transitions(rng: np.random.Generator, obs_dim: int, actions: np.ndarray, fill: int) -> tuple:
     """(obs, action, reward, next_obs, terminated) of `fill` random steps, 1% of them terminal."""
     return (rng.normal(size=(fill, obs_dim)), actions, rng.normal(size=fill), rng.normal(size=(fill, obs_dim)),

@@ -10,6 +10,9 @@ against benchmarks/RESULTS.md:
     dqn              CartPole's sizes (obs 4, 2 actions)
     ppo              obs 17, act 6, a RolloutBuffer of 2048 random steps; an update is one minibatch step
     offline algos    Hopper's sizes (obs 11, act 3), an OfflineDataset of 10,000 random transitions
+    pixel algos      cheetah-run's sizes: 64x64 frames, act 6; three stacked frames (9 channels), or
+                     single frames (3) for algorithms that learn from sequences (SLAC); a slot replay
+                     of 2,000 random steps. Side updates (VAE-SAC's VAE, SLAC's model) get their own row.
 
 Sampling the batch is timed with the update, as the training loops run them. The clock starts
 after a warm-up and stops after one synchronisation at the end (reading a metric), so queued
@@ -32,8 +35,9 @@ import torch
 from keelrl.version import __version__
 from keelrl.algos import ALGOS, build_agent, get_algo
 from keelrl.algos.spec import DatasetNeeds, Rollouts
-from keelrl.data.synthetic import (box_spaces, discrete_spaces, filled_replay_buffer, hybrid_spaces, random_rollout,
-                                   synthetic_dataset)
+from keelrl.data.synthetic import (box_spaces, discrete_spaces, filled_frame_replay, filled_replay_buffer, hybrid_spaces,
+                                   pixel_spaces, random_rollout, synthetic_dataset)
+from keelrl.envs.spaces import is_pixels
 from keelrl.device import choose_threads, resolve_device
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_text
@@ -47,6 +51,8 @@ CONTINUOUS_SIZES = (17, 6)   # HalfCheetah-v5
 DISCRETE_SIZES = (4, 2)      # CartPole-v1
 OFFLINE_SIZES = (11, 3)      # Hopper-v5
 HYBRID_SIZES = (9, 3, 3)     # keel/Platform-v0
+PIXEL_SIZES = (64, 6)        # dmc:cheetah-run: 64x64 frames, 6 actions
+PIXEL_FILL = 2_000
 ROLLOUT_STEPS = 2048
 
 
@@ -72,7 +78,9 @@ def synthetic_spaces(spec) -> Spaces:
     if spec.uses_dataset:
         candidates = [box_spaces(*OFFLINE_SIZES)]
     else:
-        candidates = [box_spaces(*CONTINUOUS_SIZES), discrete_spaces(*DISCRETE_SIZES), hybrid_spaces(*HYBRID_SIZES)]
+        frames = 3 if getattr(spec.needs(spec.config()), "sequence_length", 0) else 9
+        candidates = [box_spaces(*CONTINUOUS_SIZES), discrete_spaces(*DISCRETE_SIZES), hybrid_spaces(*HYBRID_SIZES),
+                      pixel_spaces(frames, *PIXEL_SIZES)]
     for spaces in candidates:
         if spec.spaces(spaces, "synthetic data") is None:
             return spaces
@@ -104,9 +112,27 @@ def learner_setup(algo: str, device: torch.device | str = "cpu", batch_size: int
         if needs.sequence_length:
             return LearnerSetup(algo, agent, data, lambda: data.sample_sequences(needs.batch_size, needs.sequence_length),
                                 agent.update, 1)
+    elif is_pixels(spaces.observation):
+        data = filled_frame_replay(spaces, min(fill, PIXEL_FILL), device, seed, max(needs.sequence_length, 1))
+        if needs.sequence_length:
+            return LearnerSetup(algo, agent, data, lambda: data.sample_sequences(needs.batch_size), agent.update, 1)
     else:
         data = filled_replay_buffer(spaces, fill, device, seed, needs.policy_action_size(spaces))
     return LearnerSetup(algo, agent, data, lambda: data.sample(needs.batch_size), agent.update, 1)
+
+
+def side_setups(setup: LearnerSetup) -> list[LearnerSetup]:
+    """One setup per side update of the algorithm (a model trained beside the main update), on the
+    same agent and data: `<algo>:<method>`."""
+    spec = get_algo(setup.algo)
+    needs = spec.needs(setup.agent.cfg)
+    out = []
+    for side in getattr(needs, "side_updates", ()):
+        sample = ((lambda n=side.batch_size: setup.data.sample_sequences(n)) if getattr(needs, "sequence_length", 0)
+                  else (lambda n=side.batch_size: setup.data.sample(n)))
+        out.append(LearnerSetup(f"{setup.algo}:{side.method}", setup.agent, setup.data, sample,
+                                getattr(setup.agent, side.method), 1))
+    return out
 
 
 def trainable_parameters(agent) -> int:
@@ -218,6 +244,11 @@ def bench(algos: list[str] | None = None, updates: int = 200, warmup: int = 20, 
         batch = batch_size_of(get_algo(name), cfg)
         report["results"].append({"algo": name, "updates_per_s": round(ups, 2), "ms_per_update": round(1000 / ups, 3),
                                   "batch_size": batch, "parameters": trainable_parameters(setup.agent)})
+        for side, spec_side in zip(side_setups(setup), getattr(get_algo(name).needs(cfg), "side_updates", ())):
+            ups = updates_per_second(side, updates, warmup)
+            report["results"].append({"algo": side.algo, "updates_per_s": round(ups, 2),
+                                      "ms_per_update": round(1000 / ups, 3), "batch_size": spec_side.batch_size,
+                                      "parameters": trainable_parameters(setup.agent)})
         if seeds > 1 and name in STACKED:
             stack = stacked_setup(name, seeds, dev, batch_size)
             if compile:
