@@ -11,10 +11,11 @@ import pytest
 import keelrl
 from keelrl.algos import (ALGOS, AWACConfig, BCConfig, CQLConfig, EDACConfig, IQLConfig, SACNConfig, TD3BCConfig,
                           get_algo)
+from keelrl.algos.cvae_bc import CVAEBCConfig
 from keelrl.cli import main
 from keelrl.data.offline import load_minari
 from keelrl.train.config import OfflineRunConfig
-from keelrl.train.evaluation import EVAL_SEED_OFFSET, evaluate
+from keelrl.train.evaluation import EVAL_SEED_OFFSET, episode_starter, evaluate
 from keelrl.train.dispatch import train
 from keelrl.types import Spaces
 from tests.cli_lines import err_line
@@ -33,6 +34,7 @@ CASES = {
     "awac": ("awac", AWACConfig(**TINY)),
     "sac_n": ("sac_n", SACNConfig(**TINY, num_critics=3)),
     "edac": ("edac", EDACConfig(**TINY, num_critics=3)),
+    "cvae_bc-chunks": ("cvae_bc", CVAEBCConfig(**TINY, chunk=3)),
 }
 
 
@@ -81,7 +83,8 @@ def test_offline_smoke_run_then_load_agent_and_act(tiny_dataset, tmp_path, case)
         np.testing.assert_allclose(agent.obs_norm.mean.numpy(), data.obs.mean(0).numpy(), rtol=1e-5, atol=1e-6)
     # the saved agent is the one evaluated last: same seed, same return
     env = data.make_eval_env()
-    ret = evaluate(lambda o: agent.act(o, deterministic=True), env, 1, run.seed + EVAL_SEED_OFFSET)
+    ret = evaluate(lambda o: agent.act(o, deterministic=True), env, 1, run.seed + EVAL_SEED_OFFSET,
+                   start_episode=episode_starter(agent))
     env.close()
     assert float(ret[0]) == pytest.approx(float(evals[-1]["eval_return_mean"]))
 
@@ -130,7 +133,7 @@ def test_cli_dataset_for_an_online_algorithm_is_one_line(tiny_dataset, tmp_path,
     dataset_id, _ = tiny_dataset()
     assert main(["train", "sac", "--dataset", dataset_id, "--run-dir", str(tmp_path / "r")]) == 1
     err = err_line(capsys)
-    assert "sac trains online in an environment (--env)" in err and "awac, bc, cql, edac, iql, sac_n, td3_bc" in err
+    assert "sac trains online in an environment (--env)" in err and "awac, bc, cql, cvae_bc, edac, iql, sac_n, td3_bc" in err
     assert not (tmp_path / "r").exists()
 
 
