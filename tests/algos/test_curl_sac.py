@@ -12,7 +12,7 @@ from tests.algos.test_pixel_sac import TINY, batch, pixel_spaces
 
 @pytest.mark.parametrize("probe", P.ACTION_PROBES)
 def test_probe_actions_from_pixels(probe, tmp_path):
-    P.check_pixel_actions(P.run_pixels("curl_sac", probe, TINY, 700, tmp_path), probe)
+    P.check_pixel_actions(P.run_pixels("curl_sac", probe, TINY, 400, tmp_path), probe)
 
 
 def test_curl_logits_by_hand():

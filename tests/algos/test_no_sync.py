@@ -63,8 +63,8 @@ def no_host_sync():
 def tiny_setup(algo: str):
     from dataclasses import fields
     overrides = {f.name: (8, 8) for f in fields(ALGOS[algo].config) if f.name.endswith("hidden_sizes")}  # P-DQN: two
-    if ALGOS[algo].trains_from == "rollouts":
-        overrides.update(num_minibatches=2, epochs=2)
+    if ALGOS[algo].trains_from == "rollouts":   # 16 steps in minibatches of 8 (batch_size), 2 epochs: 4 steps
+        overrides.update(rollout_steps=16, epochs=2)
     return learner_setup(algo, batch_size=8, overrides=overrides, fill=64, rollout_steps=16)
 
 

@@ -16,7 +16,7 @@ TINY = dict(feature_dim=8, encoder_layers=2, encoder_filters=8, hidden_sizes=(32
 
 @pytest.mark.parametrize("probe", P.ACTION_PROBES)
 def test_probe_actions_from_pixels(probe, tmp_path):
-    P.check_pixel_actions(P.run_pixels("pixel_sac", probe, TINY, 700, tmp_path), probe)
+    P.check_pixel_actions(P.run_pixels("pixel_sac", probe, TINY, 400, tmp_path), probe)
 
 
 def pixel_spaces():

@@ -15,14 +15,20 @@ TINY = dict(sequence_length=3, z1_dim=4, z2_dim=8, feature_dim=16, base_depth=4,
 
 
 def test_probe_truncation_values_from_pixels(tmp_path):
-    """Reward 1 every step, truncated after 5: Q = 1 / (1 - γ) = 2 at γ = ½, on the latents of the frames."""
-    agent = P.run_pixels("slac", "ProbeTruncation", {**TINY, "batch_size": 16, "model_batch_size": 8}, 1000, tmp_path)
-    frames = torch.as_tensor(P.frame(0.0)).float().expand(64, 4, 1, 8, 8)           # [B, T+1, C, H, W]
-    actions = torch.rand(64, 3, 1) * 2 - 1
+    """Reward 1 every step, truncated after 5 (never terminated): the soft value's fixed point
+    Q = (1 + γ α H) / (1 - γ), H = E[-log π] (the same at every step), on the latents of the frames."""
+    fast = {**TINY, "batch_size": 16, "model_batch_size": 8, "learning_starts": 100, "model_pretrain": 30, "tau": 0.5}
+    agent = P.run_pixels("slac", "ProbeTruncation", fast, 400, tmp_path)
+    frames = torch.as_tensor(P.frame(0.0)).float().expand(256, 4, 1, 8, 8)          # [B, T+1, C, H, W]
+    actions = torch.rand(256, 3, 1) * 2 - 1
     with torch.no_grad():
-        z = agent.model.sample_posterior(agent.model.encode(frames), actions).z[:, -1]
-        q = agent.critic(z, torch.rand(64, 1) * 2 - 1).mean().item()
-    assert abs(q - 1 / (1 - P.GAMMA)) < P.VALUE_TOL, f"Q = {q:.3f}, expected 2 (bootstrapping through the time limit)"
+        features = agent.model.encode(frames)
+        z = agent.model.sample_posterior(features, actions).z[:, -1]
+        _, logp, _ = agent.actor(agent.history(features[:, 1:], actions[:, 1:])).rsample()
+        q = agent.critic(z, torch.rand(256, 1) * 2 - 1).mean().item()
+        alpha, entropy = agent.log_alpha.exp().item(), -logp.mean().item()
+    want = (1 + P.GAMMA * alpha * entropy) / (1 - P.GAMMA)
+    assert abs(q - want) < P.VALUE_TOL, f"Q = {q:.3f}, expected {want:.3f} (bootstrapping through the time limit)"
 
 
 def pixel_point_agent(**over):

@@ -18,7 +18,7 @@ TINY = dict(latent_dim=4, encoder_layers=2, encoder_filters=8, hidden_sizes=(32,
 
 @pytest.mark.parametrize("probe", P.ACTION_PROBES)
 def test_probe_actions_from_pixels(probe, tmp_path):
-    P.check_pixel_actions(P.run_pixels("vae_sac", probe, TINY, 600, tmp_path), probe)
+    P.check_pixel_actions(P.run_pixels("vae_sac", probe, TINY, 400, tmp_path), probe)
 
 
 def test_pixel_vae_loss_by_hand():
