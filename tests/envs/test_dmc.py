@@ -94,3 +94,16 @@ def test_resume_continues_exactly():
     got = [fresh.step(a)[:2] for a in actions[4:]]
     for (o1, r1), (o2, r2) in zip(expected, got):
         assert np.array_equal(o1, o2) and r1 == r2
+
+
+def test_dmc_ids_take_the_papers_action_repeat_unless_told():
+    from keelrl.envs.pixels import ActionRepeat
+    for kwargs, repeat in (({}, 4), ({"action_repeat": 1}, None), ({"action_repeat": 2}, 2)):
+        env = make_env("dmc:cheetah-run", kwargs=kwargs)
+        wrapper, found = env, None
+        while hasattr(wrapper, "env"):
+            if isinstance(wrapper, ActionRepeat):
+                found = wrapper.repeat
+            wrapper = wrapper.env
+        assert found == repeat, kwargs
+        env.close()

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from keelrl.envs.dmc import is_dmc_id, parse_dmc_id
+from keelrl.envs.dmc import PAPER_ACTION_REPEAT, is_dmc_id, parse_dmc_id
 from keelrl.envs.pixels import PIXEL_OPTIONS, pixel_env
 from keelrl.errors import KeelError
 
@@ -115,13 +115,15 @@ def make_env(env_id: str, render_mode: str | None = None, kwargs: dict | None = 
     in order). `render_mode` is passed only when asked for, so an environment that takes no such
     argument still builds. The kwargs `pixels` (frame size; None or 0: the state), `action_repeat`, `frame_stack` and
     `keep_state` build it through keelrl.envs.pixels.pixel_env; a dmc: id always does, with pixels=64
-    unless told otherwise."""
+    and the papers' action repeat of the task (PAPER_ACTION_REPEAT; 1 for other tasks) unless told otherwise."""
     check_env_id(env_id)
     extra = dict(kwargs or {})
     if render_mode is not None:
         extra["render_mode"] = render_mode
     if is_dmc_id(env_id) or PIXEL_OPTIONS & extra.keys():
         size = extra.pop("pixels", 64 if is_dmc_id(env_id) else None)
+        if is_dmc_id(env_id):   # the papers' action repeat of the task unless the run says otherwise
+            extra.setdefault("action_repeat", PAPER_ACTION_REPEAT.get(env_id[len("dmc:"):], 1))
         try:
             env = pixel_env(env_id, size=size, **extra)
         except TypeError as e:
