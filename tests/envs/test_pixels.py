@@ -7,7 +7,8 @@ import pytest
 from gymnasium.wrappers import TimeLimit
 
 from keelrl.envs.make import make_env
-from keelrl.envs.pixels import ActionRepeat, FrameStack, PixelObservation, pixel_env, rendering_problem
+from keelrl.envs.make import pixel_env
+from keelrl.envs.pixels import ActionRepeat, FrameStack, PixelObservation, rendering_problem
 from keelrl.errors import KeelError
 
 NO_GL = rendering_problem()

@@ -20,8 +20,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from keelrl.envs.dmc import PAPER_ACTION_REPEAT, is_dmc_id, parse_dmc_id
-from keelrl.envs.pixels import PIXEL_OPTIONS, pixel_env
+from keelrl.envs.dmc import PAPER_ACTION_REPEAT, DMCEnv, is_dmc_id, parse_dmc_id
+from keelrl.envs.pixels import PIXEL_OPTIONS, ActionRepeat, FrameStack, PixelObservation, positive_int
 from keelrl.errors import KeelError
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -114,7 +114,7 @@ def make_env(env_id: str, render_mode: str | None = None, kwargs: dict | None = 
     id (`dmc:cheetah-run`), made with `kwargs` and wrapped by each of `wrappers` ('module:name', applied
     in order). `render_mode` is passed only when asked for, so an environment that takes no such
     argument still builds. The kwargs `pixels` (frame size; None or 0: the state), `action_repeat`, `frame_stack` and
-    `keep_state` build it through keelrl.envs.pixels.pixel_env; a dmc: id always does, with pixels=64
+    `keep_state` build it through `pixel_env`; a dmc: id always does, with pixels=64
     and the papers' action repeat of the task (PAPER_ACTION_REPEAT; 1 for other tasks) unless told otherwise."""
     check_env_id(env_id)
     extra = dict(kwargs or {})
@@ -160,3 +160,44 @@ def true_next_obs(next_obs: np.ndarray, done: np.ndarray, info: dict) -> np.ndar
     for i in np.flatnonzero(done):
         real[i] = info["final_obs"][i]
     return real
+
+
+def _is_mujoco_env(env_id: str) -> bool:
+    """Whether a registered gymnasium id is a MujocoEnv (which renders at width x height directly)."""
+    from gymnasium.envs.mujoco import MujocoEnv
+    entry = gym.spec(env_id).entry_point
+    creator = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    return isinstance(creator, type) and issubclass(creator, MujocoEnv)
+
+
+def pixel_env(env_id: str, size: int | None = 64, action_repeat: int = 1, frame_stack: int = 1,
+              keep_state: bool = False, **kwargs) -> gym.Env:
+    """A gymnasium id (HalfCheetah-v5, module:EnvId) or `dmc:DOMAIN-TASK`, seen through frames of
+    size x size: raw env -> ActionRepeat -> PixelObservation -> FrameStack (each only when asked for).
+    `size=None` (or 0) keeps the environment's own observation (state-based runs with an action repeat).
+    `kwargs` go to the environment (DMCEnv's camera_id, shadows; gymnasium's env kwargs)."""
+    size = None if size is None or size is False or size == 0 else size  # pixels 0 from the command line: the state
+    if size is not None:
+        size = positive_int(size, "pixels (the frame size)")
+        if kwargs.get("render_mode", "rgb_array") != "rgb_array":
+            raise KeelError(f"pixel observations are rendered as rgb_array, got render_mode={kwargs['render_mode']!r}")
+        kwargs["render_mode"] = "rgb_array"
+    shadows = kwargs.pop("shadows", False)
+    if is_dmc_id(env_id):
+        if "from_pixels" in kwargs:
+            raise KeelError("for dmc: ids give pixels=SIZE for frames, or pixels=None (or 0) for the state vector, "
+                            "not from_pixels")
+        env = DMCEnv(*parse_dmc_id(env_id), size=size or 64, from_pixels=False, shadows=shadows, **kwargs)
+    else:
+        check_env_id(env_id)
+        if size is not None and _is_mujoco_env(env_id.rpartition(":")[2]):
+            kwargs = {"width": size, "height": size, **kwargs}
+        render_mode = kwargs.pop("render_mode", None)
+        env = make_env(env_id, render_mode=render_mode, kwargs=kwargs)
+    if action_repeat != 1:
+        env = ActionRepeat(env, action_repeat)
+    if size is not None:
+        env = PixelObservation(env, size, keep_state=keep_state, shadows=shadows)
+    if frame_stack != 1:
+        env = FrameStack(env, frame_stack)
+    return env

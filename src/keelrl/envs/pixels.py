@@ -48,7 +48,7 @@ def fast_render(model) -> None:
     model.vis.quality.offsamples = 0
 
 
-def _positive_int(value, what: str) -> int:
+def positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise KeelError(f"{what} must be a positive int, got {value!r}")
     return int(value)
@@ -60,7 +60,7 @@ class ActionRepeat(gym.Wrapper):
 
     def __init__(self, env: gym.Env, repeat: int):
         super().__init__(env)
-        self.repeat = _positive_int(repeat, "action_repeat")
+        self.repeat = positive_int(repeat, "action_repeat")
 
     def step(self, action):
         total = 0.0
@@ -85,7 +85,7 @@ class PixelObservation(gym.Wrapper):
         if env.render_mode != "rgb_array":
             raise KeelError(f"PixelObservation needs an environment made with render_mode='rgb_array', "
                             f"got render_mode={env.render_mode!r}")
-        self.size = _positive_int(size, "the frame size")
+        self.size = positive_int(size, "the frame size")
         self.keep_state = keep_state
         import mujoco
         model = getattr(env.unwrapped, "model", None)
@@ -122,7 +122,7 @@ class FrameStack(gym.Wrapper):
 
     def __init__(self, env: gym.Env, k: int):
         super().__init__(env)
-        self.k = _positive_int(k, "frame_stack")
+        self.k = positive_int(k, "frame_stack")
         space = env.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) < 1:
             raise KeelError(f"FrameStack needs Box observations [C, ...], got {space}")
@@ -143,49 +143,6 @@ class FrameStack(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.frames.append(obs)
         return self._obs(), reward, terminated, truncated, info
-
-
-def _is_mujoco_env(env_id: str) -> bool:
-    """Whether a registered gymnasium id is a MujocoEnv (which renders at width x height directly)."""
-    from gymnasium.envs.mujoco import MujocoEnv
-    entry = gym.spec(env_id).entry_point
-    creator = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
-    return isinstance(creator, type) and issubclass(creator, MujocoEnv)
-
-
-def pixel_env(env_id: str, size: int | None = 64, action_repeat: int = 1, frame_stack: int = 1,
-              keep_state: bool = False, **kwargs) -> gym.Env:
-    """A gymnasium id (HalfCheetah-v5, module:EnvId) or `dmc:DOMAIN-TASK`, seen through frames of
-    size x size: raw env -> ActionRepeat -> PixelObservation -> FrameStack (each only when asked for).
-    `size=None` (or 0) keeps the environment's own observation (state-based runs with an action repeat).
-    `kwargs` go to the environment (DMCEnv's camera_id, shadows; gymnasium's env kwargs)."""
-    from keelrl.envs.dmc import DMCEnv, is_dmc_id, parse_dmc_id
-    from keelrl.envs.make import check_env_id, make_env
-    size = None if size is None or size is False or size == 0 else size  # pixels 0 from the command line: the state
-    if size is not None:
-        size = _positive_int(size, "pixels (the frame size)")
-        if kwargs.get("render_mode", "rgb_array") != "rgb_array":
-            raise KeelError(f"pixel observations are rendered as rgb_array, got render_mode={kwargs['render_mode']!r}")
-        kwargs["render_mode"] = "rgb_array"
-    shadows = kwargs.pop("shadows", False)
-    if is_dmc_id(env_id):
-        if "from_pixels" in kwargs:
-            raise KeelError("for dmc: ids give pixels=SIZE for frames, or pixels=None (or 0) for the state vector, "
-                            "not from_pixels")
-        env = DMCEnv(*parse_dmc_id(env_id), size=size or 64, from_pixels=False, shadows=shadows, **kwargs)
-    else:
-        check_env_id(env_id)
-        if size is not None and _is_mujoco_env(env_id.rpartition(":")[2]):
-            kwargs = {"width": size, "height": size, **kwargs}
-        render_mode = kwargs.pop("render_mode", None)
-        env = make_env(env_id, render_mode=render_mode, kwargs=kwargs)
-    if action_repeat != 1:
-        env = ActionRepeat(env, action_repeat)
-    if size is not None:
-        env = PixelObservation(env, size, keep_state=keep_state, shadows=shadows)
-    if frame_stack != 1:
-        env = FrameStack(env, frame_stack)
-    return env
 
 
 def frame_stack_of(env: gym.Env) -> int:
