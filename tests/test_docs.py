@@ -52,7 +52,7 @@ NAMED = {  # page -> the functions and classes its equation table maps the equat
                 "keelrl.nn.pixel_encoder": ["ConvDecoder"], "keelrl.nn.vae": ["reparameterize", "gaussian_kl"],
                 "keelrl.algos.spec": ["SideUpdate"]},
     "curl_sac": {"keelrl.algos.curl_sac": ["curl_logits", "CURLSACAgent"], "keelrl.functional": ["info_nce_loss"]},
-    "slac": {"keelrl.algos.slac": ["SLACAgent"],
+    "slac": {"keelrl.algos.slac": ["SLACAgent", "masked_critic_loss", "masked_actor_loss", "masked_temperature_loss"],
              "keelrl.nn.sequential_latent": ["SequentialLatentModel", "latent_model_loss", "reconstruction_strip"],
              "keelrl.nn.pixel_encoder": ["SLACEncoder", "SLACDecoder"], "keelrl.functional": ["diagonal_gaussian_kl"]},
     "cvae_bc": {"keelrl.algos.cvae_bc": ["cvae_loss", "CVAEBCAgent"], "keelrl.nn.cvae": ["ConditionalVAE"],

@@ -173,3 +173,9 @@ def info_nce_loss(logits: torch.Tensor) -> tuple[torch.Tensor, dict]:
     loss = torch.nn.functional.cross_entropy(logits, labels)
     accuracy = (logits.argmax(1) == labels).float().mean()
     return loss, {"loss_contrastive": loss.detach(), "contrastive_accuracy": accuracy.detach()}
+
+
+def seed_from_torch() -> int:
+    """A seed for an agent's own torch.Generator, drawn from torch's global generator: the loops seed
+    that with the run's seed before building the agent, so each seed of a sweep gets its own draws."""
+    return int(torch.randint(0, 2 ** 62, (1,)).item())

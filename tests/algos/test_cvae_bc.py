@@ -104,7 +104,7 @@ def test_the_cvae_keeps_both_modes_where_bc_averages_them():
     obs = torch.zeros(256, 1)
     cvae = CVAEBCAgent(CVAEBCConfig(hidden_sizes=(32, 32), batch_size=256, lr=3e-3, normalize_obs=False), spaces)
     bc = BCAgent(BCConfig(hidden_sizes=(32, 32), batch_size=256, lr=3e-3, normalize_obs=False), spaces)
-    for _ in range(300):
+    for _ in range(500):
         action = (torch.randint(0, 2, (256, 1), generator=g) * 1.6 - 0.8)
         batch = Batch(obs, action, torch.zeros(256), obs, torch.zeros(256))
         cvae.update(batch)

@@ -59,8 +59,10 @@ def test_evaluation_acts_apart_from_the_training_memory(tmp_path):
     from keelrl.train.logging import RunLogger
     from keelrl.train.skeleton import evaluate_and_log
     agent = pixel_point_agent()
-    agent.act(np.full((2, 3, 16, 16), 7, np.uint8))
+    agent.act(np.full((1, 3, 16, 16), 7, np.uint8))       # one training copy: the evaluation's shape too
+    agent.act(np.full((1, 3, 16, 16), 9, np.uint8))
     before = {k: np.copy(v) for k, v in agent.memory().items()}
+    assert np.abs(before["actions"][0, -1]).sum() > 0
     run = RunConfig(env="keel/PixelPoint-v0", eval_episodes=1, run_dir=str(tmp_path), progress=False)
     env = gym.make("keel/PixelPoint-v0")
     evaluate_and_log(agent, env, run, 0, RunLogger(tmp_path, []), 0.0)
@@ -92,3 +94,22 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     from tests.algos.resume import assert_online_resume_equal
     cfg = SLACConfig(**{**TINY, "learning_starts": 30, "model_pretrain": 5, "batch_size": 8, "model_batch_size": 4})
     assert_online_resume_equal("slac", cfg, tmp_path, "keel/PixelPoint-v0", num_envs=2, total=120, stop_at=60)
+
+
+def test_masked_sac_losses_by_hand():
+    from keelrl.algos.slac import masked_actor_loss, masked_critic_loss, masked_temperature_loss
+    q, y, valid = torch.tensor([[1.0, 5.0], [3.0, 7.0]]), torch.tensor([[2.0, 0.0]]), torch.tensor([1.0, 0.0])
+    loss, info = masked_critic_loss(q, y, valid)
+    assert loss.item() == pytest.approx(0.5 * (1.0 + 1.0))          # only sequence 0: ½(1-2)² + ½(3-2)²
+    assert info["q_mean"].item() == pytest.approx(2.0)
+    loss, info = masked_actor_loss(torch.tensor([1.0, 9.0]), torch.tensor([-2.0, 4.0]), torch.tensor(0.5), valid)
+    assert loss.item() == pytest.approx(0.5 * -2.0 - 1.0) and info["entropy"].item() == pytest.approx(2.0)
+    loss, _ = masked_temperature_loss(torch.tensor(0.0), torch.tensor([-2.0, 4.0]), -1.0, valid)
+    assert loss.item() == pytest.approx(-(1.0 * (-2.0 - 1.0)))
+
+
+def test_sequences_need_a_warm_up_as_long_as_a_sequence(tmp_path, capsys):
+    from keelrl.cli import main
+    assert main(["train", "slac", "--env", "keel/PixelPoint-v0", "--learning-starts", "4", "--sequence-length", "8",
+                 "--run-dir", str(tmp_path / "r")]) == 1
+    assert "--learning-starts must be at least 8" in capsys.readouterr().err

@@ -154,12 +154,47 @@ def test_state_dict_round_trip_continues_identically():
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError, match="divide"):
+    with pytest.raises(KeelError, match="divide"):
         SequenceReplayBuffer(100, (7, 4, 4), 1, frame_stack=2)
-    with pytest.raises(ValueError, match="at least"):
+    with pytest.raises(KeelError, match="at least"):
         SequenceReplayBuffer(10, (3,), 1, num_envs=4, sequence_length=8, obs_dtype=torch.float32)
     buf = flat_buffer()
     with pytest.raises(ValueError, match="add\\(\\) takes observations \\[1, 2\\]"):
         buf.add(np.zeros((1, 3)), np.zeros((1, 2)), np.zeros(1), np.zeros((1, 3)), np.zeros(1), np.zeros(1))
     with pytest.raises(ValueError, match="no transition"):
         buf.sample(4)
+
+
+def test_an_episode_longer_than_the_stream_never_counts_its_earlier_lap():
+    """12 slots, sequences of 4, one 30-step episode: a sequence near the stream's end must not run
+    on into the slots that still hold the same episode's earlier steps."""
+    buf = flat_buffer(capacity=12, length=4)
+    play(buf, [30], terminate=False)
+    s = buf.sample_sequences(300)
+    m = s.mask.numpy()
+    assert (np.diff(m, axis=1) <= 0).all()                     # once a step is out, the rest are out
+    t0 = s.obs[:, 0, 1]
+    for step in range(4):
+        on = s.mask[:, step].bool()
+        assert torch.equal(s.obs[on, step, 1], t0[on] + step)
+
+
+def test_an_episode_cut_short_closes_and_the_next_add_starts_anew():
+    """An environment restarted on resume: start_episode closes the open episode (its last starts
+    become sequences, masked after it) and the next add stores the new observation's frames."""
+    buf = flat_buffer(capacity=60, length=3)
+    obs = lambda ep, t: np.array([[ep, t]], np.float32)
+    for t in range(4):
+        buf.add(obs(0, t), np.zeros((1, 2)), np.zeros(1), obs(0, t + 1), np.zeros(1), np.zeros(1))
+    buf.start_episode(0)
+    for t in range(4):
+        buf.add(obs(1, t), np.zeros((1, 2)), np.zeros(1), obs(1, t + 1), np.zeros(1), np.zeros(1))
+    b = buf.sample(400)
+    assert torch.equal(b.next_obs[:, 0], b.obs[:, 0]) and torch.equal(b.next_obs[:, 1], b.obs[:, 1] + 1)
+    s = buf.sample_sequences(400)
+    starts = {(int(e), int(t)) for e, t in s.obs[:, 0].tolist()}
+    assert (0, 3) in starts and (0, 2) in starts             # the cut episode's last steps start sequences
+    for seq, m in zip(s.obs.numpy(), s.mask.numpy()):
+        for step in range(3):
+            if m[step]:
+                assert seq[step + 1, 0] == seq[0, 0] and seq[step + 1, 1] == seq[0, 1] + step + 1

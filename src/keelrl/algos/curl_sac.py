@@ -23,7 +23,7 @@ from keelrl.algos.spec import AlgoSpec, Transitions, named_losses
 from keelrl.data.augment import random_shift
 from keelrl.envs.spaces import pixels_continuous_actions
 from keelrl.errors import check
-from keelrl.functional import info_nce_loss
+from keelrl.functional import info_nce_loss, seed_from_torch
 from keelrl.optim import adam
 from keelrl.types import Batch, Spaces
 
@@ -69,7 +69,7 @@ class CURLSACAgent:
         self.w = torch.nn.Parameter(torch.rand(f, f, device=self.device))       # CURL initializes W uniformly
         self.contrastive_opt = adam([*self.sac.encoder.parameters(), self.w], cfg.encoder_lr)
         self.crops = torch.Generator(device=self.device)
-        self.crops.manual_seed(1)
+        self.crops.manual_seed(seed_from_torch())   # from the run's seed (the loop seeds torch first)
 
     @property
     def num_updates(self) -> int:

@@ -41,11 +41,12 @@ import numpy as np
 import torch
 
 from keelrl.algos.config_checks import check_shared_fields
-from keelrl.algos.spec import AlgoSpec, DatasetNeeds, named_losses
+from keelrl.algos.spec import AlgoSpec, DatasetNeeds, UpdateBranches, named_losses
 from keelrl.data.normalization import FixedNormalizer
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.envs.spaces import continuous_actions
 from keelrl.errors import check
+from keelrl.functional import seed_from_torch
 from keelrl.nn.action_chunks import ChunkedActor
 from keelrl.nn.cvae import ConditionalVAE
 from keelrl.nn.vae import gaussian_kl
@@ -124,7 +125,7 @@ class CVAEBCAgent:
         self.chunks = ChunkedActor(self._predict_chunks, self.k, cfg.execution, cfg.ensemble_decay)
         self.latent = cfg.latent
         self.act_generator = torch.Generator(device=self.device)   # the latents drawn when acting
-        self.act_generator.manual_seed(0)
+        self.act_generator.manual_seed(seed_from_torch())   # from the run's seed (the loop seeds torch first)
         self.episode_z: torch.Tensor | None = None                  # [N, Z]: latent = episode
         self.num_updates = 0
 
@@ -197,4 +198,6 @@ def needs(cfg: CVAEBCConfig) -> DatasetNeeds:
 
 SPEC = AlgoSpec("cvae_bc", CVAEBCConfig, CVAEBCAgent,
                 "Conditional-VAE behavior cloning (offline; multimodal demonstrations, optional action chunks)",
-                "dataset", continuous_actions, needs)
+                "dataset", continuous_actions, needs,
+                branches=lambda cfg: UpdateBranches(not_capturable="action chunks are SequenceBatches, which CUDA-graph "
+                                                                   "capture does not take" if cfg.chunk > 1 else None))

@@ -30,7 +30,7 @@ from keelrl.data.augment import random_shift
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.envs.spaces import pixels_continuous_actions
 from keelrl.errors import check
-from keelrl.functional import soft_update
+from keelrl.functional import seed_from_torch, soft_update
 from keelrl.nn.actors import TanhGaussianActor
 from keelrl.nn.ensemble import EnsembleCritic
 from keelrl.nn.pixel_encoder import ConvEncoder
@@ -127,7 +127,7 @@ class PixelSACAgent:
         self.alpha_opt = adam([self.log_alpha], cfg.alpha_lr)
         self.bounds = ActionBounds(spaces.action_low, spaces.action_high, d)
         self.aug_generator = torch.Generator(device=d)
-        self.aug_generator.manual_seed(0)
+        self.aug_generator.manual_seed(seed_from_torch())   # from the run's seed (the loop seeds torch first)
         self.num_updates = 0
         zero = torch.zeros((), device=d)
         self._last_pi = {"loss_pi": zero, "entropy": zero.clone(), "loss_alpha": zero.clone(),

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from keelrl.algos.config_checks import check_shared_fields
-from keelrl.algos.sac import actor_loss_reparametrized, backup_values, critic_loss, soft_q_target, temperature_loss
+from keelrl.algos.sac import backup_values, soft_q_target
 from keelrl.algos.spec import AlgoSpec, SideUpdate, Transitions, UpdateBranches, named_losses
 from keelrl.envs.action_bounds import ActionBounds
 from keelrl.envs.spaces import pixels_continuous_actions
@@ -98,9 +98,39 @@ class SLACConfig:
         check(self.learning_starts >= 0 and self.updates_per_step > 0, "learning_starts >= 0 and updates_per_step > 0")
 
 
-LOSSES = {"model": latent_model_loss, "critic": critic_loss, "actor": actor_loss_reparametrized,
-          "temperature": temperature_loss}
-"""The losses SLACAgent calls by name: the model's ELBO and SAC's three."""
+def masked_critic_loss(q: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """SAC's J_Q (algos/sac.py `critic_loss`) over the sequences whose last step is real:
+    Σ_i Σ_b valid_b ½ (Q_i - y)² / Σ_b valid_b. q [N, B], target [1, B], valid [B] in {0, 1}."""
+    assert q.dim() == 2 and target.shape == (1, q.shape[1]) and valid.shape == q.shape[1:], \
+        f"shapes: q {tuple(q.shape)}, target {tuple(target.shape)}, valid {tuple(valid.shape)}"
+    n = valid.sum().clamp(min=1.0)
+    loss = (0.5 * (q - target).pow(2) * valid).sum() / n
+    return loss, {"loss_q": loss.detach(), "q_mean": ((q * valid).sum() / (n * q.shape[0])).detach()}
+
+
+def masked_actor_loss(q_pi: torch.Tensor, log_prob: torch.Tensor, alpha: torch.Tensor,
+                      valid: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """SAC's J_π (`actor_loss_reparametrized`) over the sequences whose last step is real:
+    Σ_b valid_b (α log π(a_b|h_b) - Q(z_b, a_b)) / Σ_b valid_b. q_pi, log_prob, valid [B]."""
+    assert q_pi.shape == log_prob.shape == valid.shape and q_pi.dim() == 1
+    n = valid.sum().clamp(min=1.0)
+    loss = ((alpha * log_prob - q_pi) * valid).sum() / n
+    return loss, {"loss_pi": loss.detach(), "entropy": (-(log_prob * valid).sum() / n).detach()}
+
+
+def masked_temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float,
+                            valid: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """SAC's J(α) (`temperature_loss`) over the sequences whose last step is real."""
+    alpha = log_alpha.exp()
+    loss = -((alpha * (log_prob.detach() + target_entropy)) * valid).sum() / valid.sum().clamp(min=1.0)
+    return loss, {"loss_alpha": loss.detach(), "alpha": alpha.detach()}
+
+
+LOSSES = {"model": latent_model_loss, "critic": masked_critic_loss, "actor": masked_actor_loss,
+          "temperature": masked_temperature_loss}
+"""The losses SLACAgent calls by name: the model's ELBO and SAC's three, each over the sequences
+whose last step is a real step (a sequence that ran past its episode's end has frames of
+another episode, or older ones, after it: it trains the model, masked, not the actor-critic)."""
 
 
 class SLACAgent:
@@ -144,11 +174,14 @@ class SLACAgent:
             self.fresh |= np.asarray(mask, dtype=bool)
 
     def memory(self) -> dict:
-        """The acting memory (evaluation acts apart and puts it back; checkpoints keep it)."""
-        return {"frames": self.frames, "actions": self.actions, "fresh": self.fresh.copy()}
+        """A copy of the acting memory (evaluation acts apart and puts it back; checkpoints keep it)."""
+        copy_of = lambda a: None if a is None else a.copy()   # noqa: E731  (act writes into the arrays)
+        return {"frames": copy_of(self.frames), "actions": copy_of(self.actions), "fresh": self.fresh.copy()}
 
     def set_memory(self, memory: dict) -> None:
-        self.frames, self.actions, self.fresh = memory["frames"], memory["actions"], memory["fresh"].copy()
+        copy_of = lambda a: None if a is None else np.array(a)   # noqa: E731
+        self.frames, self.actions, self.fresh = (copy_of(memory["frames"]), copy_of(memory["actions"]),
+                                                 np.array(memory["fresh"], dtype=bool))
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
@@ -206,8 +239,7 @@ class SLACAgent:
             y = soft_q_target(last[0], last[1], backup_values(q_next, "min"), next_logp.unsqueeze(0), alpha,
                               cfg.gamma, True)                                              # [1, B]
         q = self.critic(z[:, -2], last[2])                                                  # [2, B]
-        # a masked last step is not a real transition: its error counts for nothing
-        loss_q, info = self.losses["critic"](q * valid, y * valid)
+        loss_q, info = self.losses["critic"](q, y, valid)
         self.critic_opt.zero_grad(set_to_none=True)
         loss_q.backward()
         self.critic_opt.step()
@@ -215,12 +247,12 @@ class SLACAgent:
         self.critic.requires_grad_(False)
         a, logp, _ = self.actor(h).rsample()
         q_pi = self.critic(z[:, -2], a).min(0).values
-        loss_pi, info_pi = self.losses["actor"](q_pi.unsqueeze(0), logp.unsqueeze(0), alpha)
+        loss_pi, info_pi = self.losses["actor"](q_pi, logp, alpha, valid)
         self.actor_opt.zero_grad(set_to_none=True)
         loss_pi.backward()
         self.actor_opt.step()
         self.critic.requires_grad_(True)
-        loss_alpha, info_alpha = self.losses["temperature"](self.log_alpha, logp, self.target_entropy)
+        loss_alpha, info_alpha = self.losses["temperature"](self.log_alpha, logp, self.target_entropy, valid)
         self.alpha_opt.zero_grad(set_to_none=True)
         loss_alpha.backward()
         self.alpha_opt.step()

@@ -28,6 +28,7 @@ from keelrl.algos.sac import SACAgent, SACConfig
 from keelrl.algos.spec import AlgoSpec, SideUpdate, Transitions, named_losses
 from keelrl.envs.spaces import pixels_continuous_actions
 from keelrl.errors import check
+from keelrl.functional import seed_from_torch
 from keelrl.nn.pixel_encoder import ConvDecoder, ConvEncoder
 from keelrl.nn.vae import GaussianHead, gaussian_kl, reparameterize
 from keelrl.optim import adam
@@ -141,7 +142,7 @@ class VAESACAgent:
         self.vae_opt = adam(self.vae.parameters(), cfg.vae_lr)
         self.sac = SACAgent(cfg.sac_config(), Spaces.box(cfg.latent_dim, spaces.action_low, spaces.action_high), self.device)
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(0)
+        self.generator.manual_seed(seed_from_torch())   # from the run's seed (the loop seeds torch first)
         self.vae_updates = 0
         self._last_vae = {k: torch.zeros((), device=self.device) for k in ("loss_vae", "recon_nll", "kl")}
 

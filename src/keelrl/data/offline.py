@@ -108,7 +108,7 @@ class OfflineDataset:
         replacement): observations [B, T+1, O], actions [B, T, A], rewards, terminations and the mask
         [B, T], whose steps after the episode's last are 0 (an action chunk near an episode's end)."""
         if self.episode is None:
-            raise ValueError(f"dataset {self.dataset_id} does not record its episodes, so it gives no sequences")
+            raise KeelError(f"dataset {self.dataset_id} does not record its episodes, so it gives no sequences")
         n, dev = len(self), self.obs.device
         start = torch.randint(0, n, (batch_size,), device=dev, generator=self.generator)            # [B]
         idx = start.unsqueeze(1) + torch.arange(length, device=dev)                                  # [B, T]

@@ -28,6 +28,7 @@ import torch
 
 from keelrl.data.replay import check_fits
 from keelrl.device import human_bytes
+from keelrl.errors import KeelError
 from keelrl.types import Batch, SequenceBatch
 
 
@@ -46,13 +47,13 @@ class SequenceReplayBuffer:
                  frame_stack: int = 1, obs_dtype: torch.dtype = torch.uint8) -> None:
         obs_shape = tuple(int(d) for d in obs_shape)
         if frame_stack < 1 or obs_shape[0] % frame_stack:
-            raise ValueError(f"frame_stack must be >= 1 and divide the observation's first dimension "
+            raise KeelError(f"frame_stack must be >= 1 and divide the observation's first dimension "
                              f"{obs_shape[0]}; got {frame_stack}")
         if sequence_length < 1:
-            raise ValueError(f"sequence_length must be >= 1, got {sequence_length}")
+            raise KeelError(f"sequence_length must be >= 1, got {sequence_length}")
         slots = capacity // max(num_envs, 1)
         if num_envs < 1 or slots < sequence_length + frame_stack + 1:
-            raise ValueError(f"a replay of {capacity} slots over {num_envs} environment copies leaves {slots} per copy; "
+            raise KeelError(f"a replay of {capacity} slots over {num_envs} environment copies leaves {slots} per copy; "
                              f"sequences of {sequence_length} steps with {frame_stack}-frame stacks need at least "
                              f"{sequence_length + frame_stack + 1}")
         self.num_envs, self.slots, self.capacity = num_envs, slots, slots * num_envs
@@ -137,6 +138,20 @@ class SequenceReplayBuffer:
             self.at_start[i] = done
         self._sync(changed)
 
+    def start_episode(self, i: int) -> None:
+        """Copy i's episode ends here, unfinished (an environment restarted on resume): its open
+        episode is closed as a truncation, and the next add begins a new one."""
+        if self.at_start[i] or self.written[i] == 0:
+            self.at_start[i] = True
+            return
+        last = (self.ptr[i] - 2) % self.slots          # the last step taken (its next frame is the newest slot)
+        ep = self._episode[i, last]
+        starts = np.arange(last - self.sequence_length + 1, last + 1) % self.slots
+        ok = self._step_ok[i, starts] & (self._episode[i, starts] == ep)
+        self._start_ok[i, starts[ok]] = True
+        self.at_start[i] = True
+        self._sync([(i, starts)])
+
     def _frames_of(self, obs: np.ndarray) -> torch.Tensor:
         """One observation [k·C, ...] -> its k frames [k, C, ...], the oldest first."""
         return torch.as_tensor(obs).reshape(self.frame_stack, *self.frame_shape)
@@ -197,7 +212,9 @@ class SequenceReplayBuffer:
         rows = copy.unsqueeze(1).expand_as(slots)                                              # [B, T+1]
         steps, step_rows = slots[:, :t], rows[:, :t]                                           # [B, T]
         same = self.episode[step_rows, steps] == self.episode[copy, start].unsqueeze(1)        # [B, T]
-        mask = same.float() * self.step_weight[step_rows, steps]                               # [B, T]
+        # a step counts while every step before it did: a slot further on may hold the same episode's
+        # earlier lap (an episode longer than the stream), which must not count again
+        mask = (same.float() * self.step_weight[step_rows, steps]).cumprod(1)                  # [B, T]
         # a masked step's slot may hold anything (the next episode, older data): zero its values
         return SequenceBatch(self._stacks(rows, slots), self.action[step_rows, steps] * mask.unsqueeze(-1),
                              self.reward[step_rows, steps] * mask, self.terminated[step_rows, steps] * mask, mask)

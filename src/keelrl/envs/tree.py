@@ -6,7 +6,7 @@ Layout (the plane, y up):
 
     goal     GOAL = (0, 1)          reached within GOAL_REACH = 0.1 of it
     tree     a disc of radius TREE_RADIUS = 0.3 at the origin
-    start    START = (0, -1), x and y each jittered uniformly by +-START_JITTER = 0.05
+    start    START = (0, -1), x and y each jittered uniformly by +-START_JITTER = 0.01
     arena    positions are clipped to [-ARENA, ARENA]^2 = [-1.5, 1.5]^2
 
 Observation: Box(2), the agent's position (x, y), float32. Nothing else: at the start, only the
@@ -27,12 +27,12 @@ MAX_EPISODE_STEPS = 50 steps (registration). Every step's info holds "success" a
 Success is reaching the goal, within the 50 steps, without touching the tree.
 
 The demonstrator (`demonstration_action`, `TreeDemonstrator`) picks a side s (left -1, right +1)
-uniformly per episode, walks straight up to y = BRANCH_Y = -0.6 (0.3 below the tree's edge: both
-routes share this approach), then towards the waypoint (s * WAYPOINT_X, 0) = (+-0.6, 0) beside the
+uniformly per episode, walks straight up to y = BRANCH_Y = -0.45 (0.15 below the tree's edge: both
+routes share this approach), then towards the waypoint (s * WAYPOINT_X, 0) = (+-0.7, 0) beside the
 tree until it is within WAYPOINT_REACH = 0.1 of it or y >= 0, then towards the goal. At the branch
-the two routes' actions are about (-0.7, 0.7) and (0.7, 0.7): their mean, (0, 0.7), walks into the tree. Its action is the
+the two routes' actions are about (-0.84, 0.54) and (0.84, 0.54): their mean, (0, 0.54), walks into the tree. Its action is the
 unit direction plus Gaussian noise (std DEMONSTRATOR_NOISE = 0.1 by default), clipped to [-1, 1].
-Without noise, its path stays at least 0.4 from the tree's centre (0.1 from its edge). The
+Without noise, its path stays at least 0.34 from the tree's centre (0.04 from its edge). The
 environment draws the side at reset (`demonstrator_side`) and gives the demonstrator's action with
 `expert_action()`.
 `route_side` says on which side a trajectory passed the tree, for counting the modes of a policy.

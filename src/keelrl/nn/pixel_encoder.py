@@ -16,15 +16,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from keelrl.errors import KeelError
+
 
 def conv_output_size(size: int, layers: int) -> int:
     """The side of the feature map after ConvEncoder's convolutions (3x3, no padding; the first stride 2)."""
-    size = (size - 3) // 2 + 1
-    for _ in range(layers - 1):
-        size = size - 2
-    if size < 1:
-        raise ValueError(f"{layers} convolutions leave nothing of a {size}-pixel frame; use fewer layers")
-    return size
+    side = (size - 3) // 2 + 1 - 2 * (layers - 1)
+    if side < 1:
+        raise KeelError(f"{layers} convolutions (--encoder-layers) leave nothing of a {size}-pixel frame; use fewer "
+                        f"layers or larger frames (--env-kwargs pixels N)")
+    return side
 
 
 class ConvEncoder(nn.Module):
@@ -82,7 +83,8 @@ def slac_depths(size: int, base_depth: int) -> list[int]:
     halving from `size` down to 4 (64: [32, 64, 128, 256]; 32: [32, 64, 128]; 16: [32, 64]; 8: [32])."""
     halvings = (size // 4).bit_length() - 1
     if size < 8 or size != 4 * 2 ** halvings or halvings > 4:
-        raise ValueError(f"SLAC's encoder takes square frames of 8, 16, 32 or 64 pixels, got {size}")
+        raise KeelError(f"SLAC's encoder takes square frames of 8, 16, 32 or 64 pixels, got {size} "
+                        f"(--env-kwargs pixels 64 sets the frame size)")
     return [base_depth * 2 ** i for i in range(halvings)]
 
 

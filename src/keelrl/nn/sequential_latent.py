@@ -190,8 +190,10 @@ class SequentialLatentModel(nn.Module):
 
 def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor | float) -> torch.Tensor:
     """log N(x; μ, σ²) element-wise: -(x - μ)² / (2σ²) - log σ - ½ log 2π."""
-    std = torch.as_tensor(std, dtype=x.dtype, device=x.device)
-    return -0.5 * ((x - mean) / std).pow(2) - std.log() - 0.5 * np.log(2 * np.pi)
+    if isinstance(std, torch.Tensor):
+        return -0.5 * ((x - mean) / std).pow(2) - std.log() - 0.5 * np.log(2 * np.pi)
+    # a fixed float σ (the decoder's): Python arithmetic, no tensor made on the device (no host-device copy)
+    return -0.5 * ((x - mean) / std).pow(2) - (float(np.log(std)) + 0.5 * float(np.log(2 * np.pi)))
 
 
 def latent_model_loss(model: SequentialLatentModel, batch: SequenceBatch) -> tuple[torch.Tensor, dict]:

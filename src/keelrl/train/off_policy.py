@@ -45,6 +45,10 @@ class OffPolicyLoop:
         if self.slots:   # each frame stored once; transitions, frame stacks and sequences gathered from the slots
             if n_step > 1:
                 raise KeelError(f"{spec.name}: n-step returns are not available with pixel observations or sequences")
+            if self.needs.learning_starts < self.needs.sequence_length * run.num_envs:
+                raise KeelError(f"{spec.name} learns from sequences of {self.needs.sequence_length} steps: "
+                                f"--learning-starts must be at least {self.needs.sequence_length * run.num_envs} "
+                                f"(the sequence length times --num-envs), got {self.needs.learning_starts}")
             self.buffer = SequenceReplayBuffer(
                 self.needs.buffer_size, spaces.observation.shape, spaces.act_dim, run.num_envs, self.device, run.seed,
                 max(self.needs.sequence_length, 1), frame_stack_of(self.envs),
@@ -90,6 +94,8 @@ class OffPolicyLoop:
         for i, first in set_vector_state(self.envs, ckpt["envs"], self.run_cfg.seed + self.step).items():
             self.obs[i] = first   # an environment whose state could not be saved starts a new episode
             self.episodes.restart(i)
+            if self.slots:
+                self.buffer.start_episode(i)
             if self.start_episodes is not None:
                 self.start_episodes(np.arange(self.run_cfg.num_envs) == i)
         self.skeleton.load_state_dict([loop])
@@ -132,7 +138,7 @@ class OffPolicyLoop:
         end of the warm-up and then every `every` environment steps after it."""
         start = self.needs.learning_starts
         for side in self.needs.side_updates:
-            count = side.pretrain if prev < start <= self.step else 0
+            count = side.pretrain if prev < max(start, 1) and self.step >= start else 0   # the warm-up's end (or the start)
             if side.every and prev >= start and self.step // side.every > prev // side.every:
                 count += side.count
             for _ in range(count):
