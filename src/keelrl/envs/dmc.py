@@ -8,6 +8,7 @@ would be a termination; no suite task ends early. Actions are the action_spec's 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 
 import gymnasium as gym
@@ -48,7 +49,14 @@ def _suite():
     except Exception as e:
         raise KeelError(f"dm_control cannot be imported with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
                         f"({type(e).__name__}: {e}); {GL_HINT}") from None
+    logging.getLogger("absl").addFilter(_quiet_settotalmass)
     return suite
+
+
+def _quiet_settotalmass(record: logging.LogRecord) -> bool:
+    """MuJoCo warns that some suite models' `settotalmass` is deprecated each time a task is built:
+    dm_control's business, not the user's, so that one warning is not printed."""
+    return "settotalmass" not in record.getMessage()
 
 
 def all_tasks() -> list[str]:
