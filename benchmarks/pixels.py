@@ -82,7 +82,12 @@ def strip() -> None:
 
 def report() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    keel("report", *[str(p) for p in sorted(RUNS.glob("*/seed*"))], "--out", str(OUT / "report"))
+    done = [p for p in sorted(RUNS.glob("*/seed*")) if _last_step(p) >= STEPS]      # runs that reached the budget
+    keel("report", *[str(p) for p in done], "--out", str(OUT / "report"))
+    for p in sorted(RUNS.glob("*/seed*")):   # every run's evaluations, finished or not, as it stands
+        dest = OUT / "eval" / f"{p.parent.name}_{p.name}.csv"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text((p / "eval.csv").read_text())
     strip()
     keel("bench", "pixel_sac", "vae_sac", "curl_sac", "slac", "--updates", "10", "--warmup", "2", "--threads", "1",
          "--device", "cpu", "--out", str(OUT / "bench.json"))
