@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+from keelrl.errors import KeelError
 from keelrl.nn.pixel_encoder import SLACDecoder, SLACEncoder
 from keelrl.nn.sequential_latent import SequentialLatentModel, latent_model_loss, reconstruction_strip
 from keelrl.types import SequenceBatch
@@ -38,7 +39,7 @@ def test_slac_encoder_and_decoder_shapes_at_64_and_16_pixels():
         assert dec(torch.randn(2, 5, 32 + 256)).shape == (2, 5, 3, size, size)
     assert len([m for m in SLACEncoder(3, 64).convs if isinstance(m, nn.Conv2d)]) == 5     # the paper's five layers
     assert SLACDecoder(3).decoder_std == pytest.approx(math.sqrt(0.1))                       # variance 0.1
-    with pytest.raises(ValueError, match="8, 16, 32 or 64"):
+    with pytest.raises(KeelError, match="8, 16, 32 or 64"):
         SLACEncoder(3, 48)
     with pytest.raises(ValueError, match="standard deviation"):
         SLACDecoder(3, decoder_std=0.0)
