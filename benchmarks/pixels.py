@@ -61,6 +61,7 @@ def strip() -> None:
     import torch
 
     from keelrl.envs.make import make_env
+    from keelrl.nn.sequential_latent import reconstruction_strip
     from keelrl.train.checkpoint import agent_from_checkpoint, read_checkpoint
     agent = agent_from_checkpoint(read_checkpoint(RUNS / "slac" / "seed0" / "checkpoint.pt"), device="cpu")
     env = make_env(ENV, kwargs={"action_repeat": 4})
@@ -74,8 +75,9 @@ def strip() -> None:
         actions.append(agent.to_policy_space(a[None])[0])
     env.close()
     torch.manual_seed(0)
-    image = agent.reconstructions(type("S", (), {"obs": torch.as_tensor(np.stack(frames))[None].float(),
-                                                  "action": torch.as_tensor(np.stack(actions))[None].float()}))
+    with torch.no_grad():
+        image = reconstruction_strip(agent.model, torch.as_tensor(np.stack(frames)).float(),
+                                     torch.as_tensor(np.stack(actions)).float())
     OUT.mkdir(parents=True, exist_ok=True)
     plt.imsave(OUT / "slac_reconstructions.png", image)
 
