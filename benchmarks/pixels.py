@@ -4,8 +4,8 @@ and SLAC at the same budget, plus SLAC's reconstructions and the learners' speed
     python benchmarks/pixels.py train SEED [ALGO ...]   # the runs of one seed (skipping finished ones)
     python benchmarks/pixels.py report                  # keel report, the strip, keel bench
 
-On 2 CPU cores a paper-sized update takes 0.9 s (SAC from pixels) to 3 s (SLAC's actor-critic) and
-1.7 s (SLAC's model): the runs here use smaller batches and heads (ARGS below) and a short budget
+On 2 CPU cores a paper-sized update takes 1.0 s (SAC from pixels) to 3.4 s (SLAC's actor-critic) and
+1.9 s (SLAC's model): the runs here use smaller batches and heads (ARGS below) and a short budget
 (STEPS agent steps, 4 environment steps each), labelled as such in RESULTS.md; the paper's settings
 are each algorithm's defaults, for a GPU. Results: benchmarks/results/pixels/.
 """
@@ -91,7 +91,7 @@ def report() -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text((p / "eval.csv").read_text())
     strip()
-    keel("bench", "pixel_sac", "vae_sac", "curl_sac", "slac", "--updates", "10", "--warmup", "2", "--threads", "1",
+    keel("bench", "pixel_sac", "vae_sac", "curl_sac", "slac", "--updates", "30", "--warmup", "3", "--threads", "1",
          "--device", "cpu", "--out", str(OUT / "bench.json"))
     from keelrl.data.sequence_replay import SequenceReplayBuffer
     buf = SequenceReplayBuffer(1000, (9, 64, 64), 6, frame_stack=3)
