@@ -96,13 +96,13 @@ def test_a_signal_checkpoints_and_exits_with_its_code(tmp_path, signum, code):
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path):
-    """Files larger than 90 kB cannot be written (RLIMIT_FSIZE, as a full disk would refuse them): the
-    checkpoint at step 1000 fits, the one at 1200 does not."""
+    """Files larger than 63 kB cannot be written (RLIMIT_FSIZE, as a full disk would refuse them): the
+    checkpoint at step 200 fits (59 kB), the one at 400 does not (67 kB)."""
     run_dir = tmp_path / "run"
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (90_000, 90_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (63_000, 63_000))
 
     proc = _keel("train", "sac", "--env", "Pendulum-v1", "--run-dir", str(run_dir), "--total-steps", "2000",
                  "--checkpoint-every", "200", "--eval-every", "0", "--eval-episodes", "1", "--hidden-sizes", "8", "8",
@@ -111,7 +111,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 1
     assert len(err.strip().splitlines()) == 1 and "File too large" in err and "the last one written is intact" in err
-    assert read_checkpoint(run_dir)["loop"]["step"] == 1000
+    assert read_checkpoint(run_dir)["loop"]["step"] == 200
     assert not list(run_dir.glob(".*.tmp"))
 
 

@@ -148,7 +148,8 @@ def _cmd_plot(argv: list[str]) -> int:
     p.add_argument("--out", default="learning_curves.png", help="image file (.png, .pdf, .svg, ...; default %(default)s)")
     p.add_argument("--title", default=None, help="a title above the panels")
     p.add_argument("--x", choices=("steps", "wall"), default="steps",
-                   help="x axis: environment steps (gradient updates offline) or the wall-clock time (default %(default)s)")
+                   help="x axis: environment steps (agent steps with an action repeat; gradient updates offline) "
+                        "or the wall-clock time (default %(default)s)")
     a = p.parse_args(argv)
     from keelrl.analysis.plots import plot_runs
     from keelrl.analysis.runs import find_run_dirs

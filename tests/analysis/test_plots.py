@@ -33,11 +33,11 @@ def test_a_band_never_dwarfs_the_data():
     assert group_band(close)[3] == "6 seeds, mean ± 95% CI"   # inside the range: drawn as it is
 
 
-def _run_folder(path: Path, algo: str, env: str, seed: int, config: dict, rng) -> Path:
+def _run_folder(path: Path, algo: str, env: str, seed: int, config: dict, rng, meta: dict = {}, run: dict = {}) -> Path:
     """A run folder as keelrl writes it, as far as plots read it: config.json and eval.csv."""
     path.mkdir(parents=True)
-    path.joinpath("config.json").write_text(json.dumps({"algo": algo, "run": {"env": env, "seed": seed, "total_steps": 10_000},
-                                                        "algo_config": config}))
+    path.joinpath("config.json").write_text(json.dumps({"algo": algo, "algo_config": config, **meta,
+                                                        "run": {"env": env, "seed": seed, "total_steps": 10_000, **run}}))
     steps = np.arange(11) * 1000
     returns = -1500 + 1300 * (1 - np.exp(-steps / 3000)) + rng.normal(0, 150, 11)
     rows = [f"{s},{r},0,{s / 50 + seed}" for s, r in zip(steps, returns)]
@@ -81,3 +81,17 @@ def test_the_edge_check_sees_a_legend_cut_off(tmp_path):
     fig.savefig(tmp_path / "cut.png", dpi=110)   # no room made for it
     plt.close(fig)
     assert _ink_at_the_edges(tmp_path / "cut.png") > 0.0
+
+
+def test_the_x_axis_says_when_a_step_is_several_environment_steps(tmp_path):
+    """With an action repeat the loop counts agent steps: the axis says so, from what config.json recorded
+    or, for a run made before it recorded it, from the repeat the environment was given."""
+    import matplotlib
+    rng = np.random.default_rng(0)
+    plain = _run_folder(tmp_path / "plain", "sac", "Pendulum-v1", 0, {}, rng)
+    recorded = _run_folder(tmp_path / "dmc", "pixel_sac", "dmc:cheetah-run", 0, {}, rng, meta={"action_repeat": 4})
+    given = _run_folder(tmp_path / "given", "slac", "dmc:walker-walk", 0, {}, rng, run={"env_kwargs": {"action_repeat": 2}})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):   # text as text, to read it back
+        svg = plot_runs([plain, recorded, given], tmp_path / "curves.svg").read_text()
+    assert svg.count(">environment steps<") == 1
+    assert ">agent steps (each 4 environment steps)<" in svg and ">agent steps (each 2 environment steps)<" in svg

@@ -97,13 +97,8 @@ def test_resume_continues_exactly():
 
 
 def test_dmc_ids_take_the_papers_action_repeat_unless_told():
-    from keelrl.envs.pixels import ActionRepeat
-    for kwargs, repeat in (({}, 4), ({"action_repeat": 1}, None), ({"action_repeat": 2}, 2)):
+    from keelrl.envs.pixels import action_repeat_of
+    for kwargs, repeat in (({}, 4), ({"action_repeat": 1}, 1), ({"action_repeat": 2}, 2)):
         env = make_env("dmc:cheetah-run", kwargs=kwargs)
-        wrapper, found = env, None
-        while hasattr(wrapper, "env"):
-            if isinstance(wrapper, ActionRepeat):
-                found = wrapper.repeat
-            wrapper = wrapper.env
-        assert found == repeat, kwargs
+        assert action_repeat_of(env) == repeat, kwargs
         env.close()

@@ -8,7 +8,8 @@ from gymnasium.wrappers import TimeLimit
 
 from keelrl.envs.make import make_env
 from keelrl.envs.make import pixel_env
-from keelrl.envs.pixels import ActionRepeat, FrameStack, PixelObservation, rendering_problem
+from keelrl.envs.pixels import (ActionRepeat, FrameStack, PixelObservation, action_repeat_of, frame_stack_of,
+                                rendering_problem)
 from keelrl.errors import KeelError
 
 NO_GL = rendering_problem()
@@ -101,6 +102,8 @@ def test_frame_stack_pads_with_the_first_frame_and_keeps_oldest_first():
 def test_pixel_env_draws_one_frame_per_agent_step():
     env = pixel_env(COUNTING, size=8, action_repeat=4, frame_stack=2, end=100)
     assert [type(e).__name__ for e in (env, env.env, env.env.env)] == ["FrameStack", "PixelObservation", "ActionRepeat"]
+    assert (action_repeat_of(env), frame_stack_of(env)) == (4, 2)
+    assert (action_repeat_of(env.unwrapped), frame_stack_of(env.unwrapped)) == (1, 1)
     env.reset()
     for _ in range(3):
         obs, *_ = env.step(0)

@@ -28,6 +28,17 @@ def test_a_new_run_is_marked_and_finished(tmp_path):
     assert marker["kind"] == "run" and marker["finished"] is True and marker["keelrl_version"]
 
 
+def test_config_records_the_environment_steps_of_an_agent_step(tmp_path):
+    """An action repeat is recorded for keel report's x axis, for one run and for stacked seeds; a run
+    without one records nothing new."""
+    meta = lambda d: json.loads((d / "config.json").read_text())  # noqa: E731
+    assert "action_repeat" not in meta(train("sac", _run(tmp_path / "plain", total=60), _cfg()))
+    repeated = _run(tmp_path / "repeated", total=60, env_kwargs={"action_repeat": 3})
+    assert meta(train("sac", repeated, _cfg()))["action_repeat"] == 3
+    group = train("sac", _run(tmp_path / "group", total=60, env_kwargs={"action_repeat": 2}, seeds="0,1"), _cfg())
+    assert meta(group / "s1")["action_repeat"] == 2
+
+
 def test_overwrite_never_deletes_a_folder_keelrl_did_not_make(tmp_path):
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)

@@ -73,6 +73,21 @@ def _panel(meta: dict) -> tuple[str, bool]:
     return (f"dataset {run['dataset']}", True) if "dataset" in run else (run["env"], False)
 
 
+def _action_repeat(meta: dict) -> int:
+    """Environment steps per agent step of a run: what its config.json recorded (train.run_folder.agent_step_meta),
+    or, for a run made before it did, the action_repeat its environment was given; 1 otherwise."""
+    return int(meta.get("action_repeat") or meta["run"].get("env_kwargs", {}).get("action_repeat", 1))
+
+
+def _steps_label(repeats: set[int]) -> str:
+    """A panel's x axis: the loop counts agent steps, which are environment steps unless actions repeat."""
+    if repeats == {1}:
+        return "environment steps"
+    if len(repeats) == 1:
+        return f"agent steps (each {next(iter(repeats))} environment steps)"
+    return "agent steps (action repeats " + ", ".join(map(str, sorted(repeats))) + " environment steps)"
+
+
 # Run settings that do not change what is learned: the task (the panel), the seed (what varies within
 # a group), the output folder, hardware and speed, logging, checkpointing and evaluation bookkeeping.
 # Every other setting (the algorithm's Config, total_steps, num_envs, and any run setting added later)
@@ -213,6 +228,7 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
     check_image_path(out)
     groups: dict[str, dict[str, list[tuple[Path, np.ndarray, np.ndarray]]]] = defaultdict(lambda: defaultdict(list))
     offline: dict[str, bool] = {}
+    repeats: dict[str, set[int]] = defaultdict(set)
     normalized: dict[str, bool] = {}
     order: dict[str, tuple] = {}
     evaluated = []
@@ -220,6 +236,7 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
         meta, steps, returns = load_eval_curve(d)
         if len(steps):
             panel, offline[panel] = _panel(meta)
+            repeats[panel].add(_action_repeat(meta))
             normalized[panel] = offline[panel] and _has_normalized(d)
             evaluated.append((d, panel, meta["algo"], run_settings(meta), steps, returns))
     for (d, panel, algo, _, steps, returns), (label, named) in zip(
@@ -233,7 +250,7 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None, x: str 
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
     legend: dict[str, object] = {}
     for ax, (env, labelled) in zip(axes[0], sorted(groups.items())):
-        xlabel = "gradient updates" if offline[env] else "environment steps"
+        xlabel = "gradient updates" if offline[env] else _steps_label(repeats[env])
         for label, runs in sorted(labelled.items(), key=lambda item: order[item[0]]):
             common = sorted(set.intersection(*(set(s.tolist()) for _, s, _ in runs)))
             curves = np.stack([[dict(zip(s.tolist(), r.tolist()))[c] for c in common] for _, s, r in runs])

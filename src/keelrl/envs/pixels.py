@@ -145,11 +145,23 @@ class FrameStack(gym.Wrapper):
         return self._obs(), reward, terminated, truncated, info
 
 
-def frame_stack_of(env: gym.Env) -> int:
-    """k of the FrameStack an environment (or a vector environment's first copy) is wrapped in; 1 without one."""
+def _wrapper_of(env: gym.Env, kind: type) -> gym.Wrapper | None:
+    """The outermost wrapper of type `kind` around an environment (or a vector environment's first copy)."""
     env = env.envs[0] if hasattr(env, "envs") else env
     while isinstance(env, gym.Wrapper):
-        if isinstance(env, FrameStack):
-            return env.k
+        if isinstance(env, kind):
+            return env
         env = env.env
-    return 1
+    return None
+
+
+def frame_stack_of(env: gym.Env) -> int:
+    """k of the FrameStack an environment (or a vector environment's first copy) is wrapped in; 1 without one."""
+    stack = _wrapper_of(env, FrameStack)
+    return stack.k if stack is not None else 1
+
+
+def action_repeat_of(env: gym.Env) -> int:
+    """How many environment steps one agent step takes: the ActionRepeat an environment is wrapped in; 1 without one."""
+    repeat = _wrapper_of(env, ActionRepeat)
+    return repeat.repeat if repeat is not None else 1

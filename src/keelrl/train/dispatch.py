@@ -26,7 +26,7 @@ from keelrl.train.config import OfflineRunConfig, RunConfig, run_config_class
 from keelrl.train.off_policy import OffPolicyLoop
 from keelrl.train.offline import OfflineLoop
 from keelrl.train.on_policy import RolloutLoop
-from keelrl.train.run_folder import (CONFIG_NAME, adopt, default_run_dir, import_recorded, plan_run_dir, read_marker,
+from keelrl.train.run_folder import (CONFIG_NAME, adopt, agent_step_meta, default_run_dir, import_recorded, plan_run_dir, read_marker,
                                      read_run_config, remove_temporaries)
 from keelrl.train.skeleton import allocating, finish_run, mark_finished, resolve_device
 from keelrl.train.tracking import check_trackers
@@ -87,6 +87,7 @@ def train(algo: str, run: RunConfig | OfflineRunConfig, cfg, callback=None, impo
         probe = make_env(run.env, kwargs=run.env_kwargs, wrappers=run.wrappers)
         try:
             check_spaces(spec, Spaces.of(probe), env_label(run.env))
+            meta.update(agent_step_meta(probe))
         finally:
             probe.close()
         run_dir = Path(run.run_dir) if run.run_dir else default_run_dir(algo, env_label(run.env), f"s{run.seed}")

@@ -31,7 +31,7 @@ from keelrl.speed.sac_seeds import STACKED
 from keelrl.train.checkpoint import CHECKPOINT_NAME, atomic_write_text, check_belongs, read_checkpoint, settle
 from keelrl.train.config import RunConfig, parse_seeds
 from keelrl.train.logging import EpisodeTracker
-from keelrl.train.run_folder import (CONFIG_NAME, SEED_FOLDER, default_run_dir, import_recorded, plan_run_dir, read_marker,
+from keelrl.train.run_folder import (CONFIG_NAME, SEED_FOLDER, agent_step_meta, default_run_dir, import_recorded, plan_run_dir, read_marker,
                                      read_run_config, remove_temporaries)
 from keelrl.train.skeleton import Member, RunSkeleton, allocating, finish_run, mark_finished, resolve_device, setup_threads
 from keelrl.train.tracking import check_trackers
@@ -72,6 +72,7 @@ def train(spec: AlgoSpec, run: RunConfig, cfg, callback=None, meta: dict | None 
     try:
         spaces = Spaces.of(probe)
         check_spaces(spec, spaces, env_label(run.env))
+        meta = {**(meta or {}), **agent_step_meta(probe)}
     finally:
         probe.close()
     check_seeds_fit(spec, cfg, run, spaces, len(seeds), device)

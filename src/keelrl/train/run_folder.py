@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from keelrl.envs.make import import_module
+from keelrl.envs.pixels import action_repeat_of
 from keelrl.errors import KeelError
 from keelrl.files import atomic_write_text
 from keelrl.version import __version__
@@ -34,6 +35,14 @@ RUN_FILES = frozenset({MARKER, CONFIG_NAME, "eval.csv", "train.csv", "metrics.cs
 TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{6,}\.tmp")
 """The name of a file an atomic write had not finished (files.py): `.checkpoint.pt.k3x9_a2.tmp`."""
 SEED_FOLDER = re.compile(r"s\d+")
+
+
+def agent_step_meta(env) -> dict:
+    """What config.json records about the unit of the run's steps: `action_repeat` k when each agent
+    step takes k environment steps (dmc: tasks take the papers' repeat unless told otherwise), so that
+    `keel report` labels its x axis in agent steps; nothing for an environment without a repeat."""
+    repeat = action_repeat_of(env)
+    return {"action_repeat": repeat} if repeat > 1 else {}
 
 
 def default_run_dir(algo: str, source: str, seed: int | str) -> Path:
