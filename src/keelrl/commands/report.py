@@ -142,7 +142,9 @@ def build_report(run_dirs: list[Path], reps: int = REPS, seed: int = SEED) -> tu
     groups = _group(finals)
     header = (f"Final deterministic evaluation of each run (last row of eval.csv), over seeds. Runs pool as seeds "
               f"only when their algorithm and settings are equal; where an algorithm ran with several settings, "
-              f"its label names those that differ. IQM: interquartile "
+              f"its label names those that differ. Final step: the loop's steps at that evaluation (environment "
+              f"steps; agent steps where actions repeat, each as many environment steps as config.json's "
+              f"action_repeat says; gradient updates offline). IQM: interquartile "
               f"mean; [95% CI]: stratified bootstrap, percentile method, {reps} resamples, seed {seed} (rliable; "
               f"Agarwal et al. 2021). mean ± std: over seeds (sample std). Rows \"all N normalized tasks\": every "
               f"run of every task with normalized scores; their mean and median are those of the task means.")
